@@ -1,0 +1,316 @@
+"""The library's client: CreateCliToken through boto3, then the command over HTTP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from . import config
+from .errors import (
+    AuthError,
+    CommandNotAllowed,
+    ConfigError,
+    ConnectError,
+    EnvironmentNotFound,
+    MwaaError,
+    ProtocolError,
+    RequestTimeout,
+    ServerBusy,
+    ServerError,
+)
+from .outcome import infer_exit_code
+from .tokens import CliToken
+from .wire import CLI_PATH, WireError, decode_reply, encode_command
+
+if TYPE_CHECKING:
+    import httpx
+
+DEFAULT_TIMEOUT = 300.0
+_AUTH_CODES = {
+    "AccessDeniedException",
+    "AccessDenied",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "IncompleteSignature",
+    "MissingAuthenticationToken",
+}
+
+
+@dataclass(frozen=True)
+class Result:
+    """One remote command's outcome: its streams and exit code, kept apart."""
+
+    environment: str
+    command: tuple[str, ...]
+    stdout: bytes
+    stderr: bytes
+    exit_code: int
+    exit_code_reported: bool  # False: inferred from stderr (real MWAA sends none)
+    duration: float
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    @property
+    def text(self) -> str:
+        """stdout decoded as UTF-8."""
+        return self.stdout.decode("utf-8", errors="replace")
+
+
+class Client:
+    """Runs Airflow CLI commands on one MWAA environment (or a local one).
+
+    >>> Client(env="local").run(["dags", "list"]).text  # doctest: +SKIP
+
+    Credentials and region come through boto3's normal chain (``profile``, environment,
+    SSO, instance roles); ``endpoint_url`` (or ``AWS_ENDPOINT_URL_MWAA``) points it at a
+    local environment, in which case host-prefix injection is turned off.
+    """
+
+    def __init__(
+        self,
+        env: str | None = None,
+        *,
+        region: str | None = None,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self._env = env or config.default_env()
+        self.region = region
+        self.profile = profile
+        self.endpoint_url = endpoint_url
+        self.timeout = timeout
+        self._mwaa: Any = None
+        self._http: httpx.Client | None = None
+        self._custom_endpoint: str | None = None
+
+    # -- control plane -----------------------------------------------------------------
+
+    @property
+    def mwaa(self) -> Any:
+        """The boto3 ``mwaa`` client (created on first use: boto3 is slow to import)."""
+        if self._mwaa is None:
+            self._mwaa = self._make_boto_client()
+        return self._mwaa
+
+    def _make_boto_client(self) -> Any:
+        import boto3
+        import botocore.exceptions
+        from botocore.config import Config
+
+        try:
+            session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
+            client = session.client(
+                "mwaa",
+                endpoint_url=self.endpoint_url,
+                config=Config(retries={"max_attempts": 3, "mode": "standard"}),
+            )
+        except botocore.exceptions.ProfileNotFound as exc:
+            raise ConfigError(f"{exc}; list profiles with 'aws configure list-profiles'") from exc
+        except botocore.exceptions.NoRegionError as exc:
+            raise ConfigError(
+                "no AWS region: pass --region, set AWS_REGION or add region to your profile"
+            ) from exc
+        endpoint = client.meta.endpoint_url
+        host = urlsplit(endpoint).hostname or ""
+        if not (host.endswith(".amazonaws.com") or host.endswith(".amazonaws.com.cn")):
+            # custom endpoint (a local environment): botocore would prepend env./api.
+            self._custom_endpoint = endpoint
+            client.meta.config.inject_host_prefix = False
+        return client
+
+    def _call(self, operation: str, **params: Any) -> dict:
+        import botocore.exceptions as bx
+
+        try:
+            return getattr(self.mwaa, operation)(**params)
+        except bx.NoCredentialsError as exc:
+            raise AuthError(
+                "no AWS credentials found: set AWS_PROFILE, run 'aws sso login', "
+                "or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+            ) from exc
+        except (bx.TokenRetrievalError, bx.SSOError, bx.UnauthorizedSSOTokenError) as exc:
+            raise AuthError(f"{exc}; run 'aws sso login'") from exc
+        except bx.ClientError as exc:
+            err = exc.response.get("Error", {})
+            code, message = err.get("Code", ""), err.get("Message", str(exc))
+            if code == "ResourceNotFoundException":
+                raise EnvironmentNotFound(
+                    f"environment not found: {message} (list them with 'mwaa envs')"
+                ) from exc
+            if code in _AUTH_CODES:
+                raise AuthError(f"{operation} refused ({code}): {message}") from exc
+            if code == "ValidationException":
+                raise ConfigError(f"{operation}: {message}") from exc
+            raise ServerError(f"{operation} failed ({code or 'error'}): {message}") from exc
+        except bx.EndpointConnectionError as exc:
+            raise ConnectError(f"cannot reach the MWAA API: {exc}") from exc
+        except (bx.ConnectTimeoutError, bx.ReadTimeoutError) as exc:
+            raise RequestTimeout(f"the MWAA API timed out: {exc}") from exc
+        except bx.ParamValidationError as exc:
+            raise ConfigError(str(exc).replace("\n", " ")) from exc
+        except bx.BotoCoreError as exc:
+            raise ServerError(f"{operation}: {exc}") from exc
+
+    @property
+    def env(self) -> str:
+        """The environment name: given, ``MWAA_ENV``, or the only one in the region."""
+        if self._env is None:
+            names = self.list_environment_names()
+            if len(names) != 1:
+                listed = ", ".join(names) if names else "none"
+                raise EnvironmentNotFound(
+                    f"no environment chosen: pass --env or set {config.ENV_VAR} "
+                    f"(environments here: {listed})"
+                )
+            self._env = names[0]
+        return self._env
+
+    def list_environment_names(self) -> list[str]:
+        names: list[str] = []
+        token: str | None = None
+        while True:
+            page = self._call("list_environments", **({"NextToken": token} if token else {}))
+            names += page.get("Environments", [])
+            token = page.get("NextToken")
+            if not token:
+                return names
+
+    def get_environment(self, name: str | None = None) -> dict:
+        return self._call("get_environment", Name=name or self.env)["Environment"]
+
+    def environments(self) -> list[dict]:
+        """GetEnvironment for every environment in the region."""
+        return [self.get_environment(n) for n in self.list_environment_names()]
+
+    def create_cli_token(self) -> CliToken:
+        reply = self._call("create_cli_token", Name=self.env)
+        try:
+            return CliToken(reply["CliToken"], reply["WebServerHostname"])
+        except KeyError as exc:
+            raise ProtocolError(f"CreateCliToken reply lacks {exc}") from exc
+
+    # -- data plane ----------------------------------------------------------------------
+
+    def cli_url(self, hostname: str) -> str:
+        """The CLI endpoint for a WebServerHostname (bare host, or a URL)."""
+        if "://" in hostname:
+            base = hostname.rstrip("/")
+        else:
+            _ = self.mwaa  # resolves whether the endpoint is custom
+            scheme = urlsplit(self._custom_endpoint).scheme if self._custom_endpoint else "https"
+            base = f"{scheme}://{hostname}"
+        return base + CLI_PATH
+
+    @property
+    def http(self) -> httpx.Client:
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.Client(
+                timeout=httpx.Timeout(self.timeout, connect=10.0),
+                follow_redirects=True,  # 307/308 keep POST and body (Airflow 3 environments)
+                max_redirects=3,
+            )
+        return self._http
+
+    def run(self, args: Sequence[str]) -> Result:
+        """Run one Airflow command (argv without the leading ``airflow``)."""
+        argv = tuple(str(a) for a in args)
+        if not argv:
+            raise CommandNotAllowed("no Airflow command given, e.g. 'dags list'")
+        token = self.create_cli_token()
+        started = time.monotonic()
+        reply = self._post(token, encode_command(argv))
+        duration = time.monotonic() - started
+        reported = reply.exit_code is not None
+        code = reply.exit_code if reply.exit_code is not None else infer_exit_code(reply.stderr)
+        return Result(self.env, argv, reply.stdout, reply.stderr, code, reported, duration)
+
+    def _post(self, token: CliToken, body: str):
+        import httpx
+
+        url = self.cli_url(token.webserver_hostname)
+        headers = {"Authorization": f"Bearer {token.value}", "Content-Type": "text/plain"}
+        try:
+            response = self.http.post(url, content=body.encode("utf-8"), headers=headers)
+        except httpx.ConnectError as exc:
+            raise ConnectError(f"cannot reach the web server {url}: {exc}") from exc
+        except httpx.TimeoutException as exc:
+            raise RequestTimeout(
+                f"no reply from {url} within {self.timeout:.0f} s; the command may still be "
+                "running on the server"
+            ) from exc
+        except httpx.TooManyRedirects as exc:
+            raise ProtocolError(f"too many redirects from {url}") from exc
+        except httpx.HTTPError as exc:
+            raise ConnectError(f"request to {url} failed: {exc}") from exc
+        return _reply_or_raise(response)
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        doc = response.json()
+        if isinstance(doc, dict):
+            text = doc.get("message") or doc.get("Message") or doc.get("error")
+            if text:
+                return str(text)
+    except ValueError:
+        pass
+    return response.text.strip()[:200] or response.reason_phrase
+
+
+def _reply_or_raise(response: httpx.Response):
+    status = response.status_code
+    if status == 200:
+        if "html" in response.headers.get("content-type", ""):
+            raise ProtocolError(
+                f"{response.url} answered with an HTML page, not a CLI reply "
+                "(a login page? check the web server hostname)"
+            )
+        try:
+            return decode_reply(response.content)
+        except WireError as exc:
+            raise ProtocolError(f"malformed reply from {response.url}: {exc}") from exc
+    message = _message(response)
+    error: type[MwaaError]
+    if status in (401, 403):
+        error = AuthError
+        message = f"the web server rejected the CLI token: {message}"
+    elif status in (400, 413, 422):
+        error = CommandNotAllowed
+        message = f"the web server refused the command: {message}"
+    elif status == 503:
+        error = ServerBusy
+        message = f"the web server is busy (503): {message}"
+    elif status == 504:
+        error = RequestTimeout
+        message = f"the command timed out on the web server (504): {message}"
+    elif status == 404:
+        error = ProtocolError
+        message = f"{response.url} is not an MWAA CLI endpoint (404)"
+    else:
+        error = ServerError
+        message = f"the web server failed ({status}): {message}"
+        if status == 500:
+            message += " (MWAA also answers 500 to commands it does not support)"
+    raise error(message)

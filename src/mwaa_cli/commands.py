@@ -1,0 +1,91 @@
+"""Which Airflow commands MWAA accepts: the allowlist as data plus small pure functions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+from .errors import CommandNotAllowed
+
+
+@cache
+def _data() -> dict:
+    return json.loads(resources.files("mwaa_cli").joinpath("data/commands.json").read_text())
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+@dataclass(frozen=True)
+class Allowlist:
+    """The commands (``"dags list"``, ``"version"``) one environment accepts."""
+
+    commands: frozenset[str]
+    forbidden_flags: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def for_version(cls, airflow_version: str) -> Allowlist:
+        """MWAA's documented list for an Airflow version such as ``"3.3.1"`` or ``"2.10.3"``."""
+        data = _data()
+        wanted = _version_tuple(airflow_version)
+        major = str(wanted[0]) if wanted else "3"
+        table = data.get(major) or data["3"]
+        allowed = frozenset(
+            name
+            for name, min_version in table["commands"].items()
+            if _version_tuple(min_version) <= wanted
+        )
+        flags = {k: tuple(v) for k, v in data["forbidden_flags"].items()}
+        return cls(allowed, flags)
+
+    @property
+    def groups(self) -> frozenset[str]:
+        return frozenset(c.split(" ", 1)[0] for c in self.commands if " " in c)
+
+    def command_of(self, argv: Sequence[str]) -> str:
+        """The allowlist entry ``argv`` invokes; raise :class:`CommandNotAllowed` otherwise."""
+        if not argv:
+            raise CommandNotAllowed("empty command: give an Airflow command such as 'dags list'")
+        head = argv[0]
+        if head.startswith("-"):
+            raise CommandNotAllowed(
+                f"options before the command are not accepted: {head!r} (put the command first)"
+            )
+        if head in self.groups:
+            if len(argv) < 2 or argv[1].startswith("-"):
+                raise CommandNotAllowed(f"'{head}' needs a subcommand, e.g. '{head} list'")
+            key = f"{head} {argv[1]}"
+        else:
+            key = head
+        if key not in self.commands:
+            raise CommandNotAllowed(f"'{key}' is not a command MWAA accepts")
+        self._check_flags(key, argv[len(key.split(" ")) :])
+        return key
+
+    def _check_flags(self, key: str, rest: Sequence[str]) -> None:
+        forbidden = self.forbidden_flags.get(key, ())
+        if not forbidden:
+            return
+        for arg in rest:
+            if arg == "--":
+                break
+            if arg.startswith("--"):
+                name = arg.split("=", 1)[0]
+                # argparse accepts unambiguous prefixes of long options (--sav for --save)
+                hit = [f for f in forbidden if f.startswith("--") and f.startswith(name)]
+                hit = hit if len(name) > 2 else []
+            elif arg.startswith("-") and len(arg) > 1:
+                # a cluster of short options: -vs FILE is -v -s FILE
+                hit = [f for f in forbidden if len(f) == 2 and f[1] in arg[1:]]
+            else:
+                hit = []
+            if hit:
+                raise CommandNotAllowed(f"'{key} {hit[0]}' is not accepted by MWAA")

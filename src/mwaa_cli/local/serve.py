@@ -1,0 +1,166 @@
+"""``mwaa local serve``: prepare the home, start Airflow's components and the endpoint."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .airflow_home import AirflowHome, airflow_command, airflow_version, sample_dags_folder
+from .app import EnvironmentInfo, LocalApp
+from .components import Supervisor, component_commands
+from .executor import SubprocessExecutor
+from .tokens import DEFAULT_TTL, TokenSigner
+
+LOCAL_ACCESS_KEY = "mwaa-local"
+LOCAL_SECRET_KEY = "mwaa-local"
+
+
+@dataclass
+class ServeOptions:
+    name: str = "local"
+    home: Path | None = None
+    dags: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8780
+    api_port: int = 0  # 0: pick a free port
+    region: str = "us-east-1"
+    scheduler: bool = True
+    command_timeout: float = 300.0
+    concurrency: int = 4
+    token_ttl: float = DEFAULT_TTL
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def client_environ(endpoint: str, region: str) -> dict[str, str]:
+    """What any AWS tool needs in its environment to talk to the local environment."""
+    return {
+        "AWS_ENDPOINT_URL_MWAA": endpoint,
+        "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_KEY,
+    }
+
+
+def _say(message: str) -> None:
+    print(f"[mwaa local] {message}", file=sys.stderr, flush=True)
+
+
+def serve(opts: ServeOptions, state_dir: Path) -> int:
+    """Run the local environment in the foreground until Ctrl-C / SIGTERM."""
+    import uvicorn  # the local extra
+
+    version = airflow_version()
+    root = (opts.home or state_dir / "local" / opts.name).resolve()
+    dags = (opts.dags or sample_dags_folder()).resolve()
+    if not dags.is_dir():
+        _say(f"DAGs folder {dags} does not exist")
+        return 2
+    sock = _bind(opts.host, opts.port)
+    port = sock.getsockname()[1]
+    api_port = opts.api_port or free_port()
+    home = AirflowHome(root, dags, api_port=api_port)
+    state = home.prepare(log=_say)
+
+    endpoint = f"http://{opts.host}:{port}"
+    info = EnvironmentInfo(
+        name=opts.name,
+        airflow_version=version,
+        webserver_hostname=f"{opts.host}:{port}",
+        created_at=float(state["created_at"]),
+        region=opts.region,
+        airflow_ui_url=f"127.0.0.1:{api_port}" if opts.scheduler else None,
+    )
+    executor = SubprocessExecutor(
+        airflow_command(),
+        home.environ(),
+        timeout=opts.command_timeout,
+        concurrency=opts.concurrency,
+    )
+    app = LocalApp(info, TokenSigner(home.token_key(), opts.token_ttl), executor.run).build()
+
+    supervisor = Supervisor(airflow_command(), home.environ(), root / "logs", report=_say)
+    if opts.scheduler:
+        supervisor.start(component_commands(int(version.split(".")[0])))
+
+    env_file = root / "env.sh"
+    exports = client_environ(endpoint, opts.region)
+    env_file.write_text(
+        "".join(f"export {k}={shlex.quote(v)}\n" for k, v in exports.items())
+        + f"export MWAA_ENV={shlex.quote(opts.name)}\n"
+    )
+    _configure_logging(root / "logs")
+    _banner(opts, info, endpoint, dags, root, env_file, exports, supervisor, api_port)
+
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, timeout_graceful_shutdown=5, lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _say("stopping Airflow components …")
+        started = time.monotonic()
+        supervisor.stop()
+        sock.close()
+        _say(f"stopped in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+def _configure_logging(log_dir: Path) -> None:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    audit = logging.getLogger("mwaa_cli.local.audit")
+    handler = logging.FileHandler(log_dir / "audit.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    audit.addHandler(handler)
+    audit.setLevel(logging.INFO)
+    audit.propagate = False
+    logging.getLogger("mwaa_cli.local").addHandler(logging.StreamHandler(sys.stderr))
+
+
+def _banner(opts, info, endpoint, dags, root, env_file, exports, supervisor, api_port) -> None:
+    lines = [
+        f"mwaa local environment '{info.name}' is up - Apache Airflow {info.airflow_version}",
+        f"  endpoint      {endpoint}  (control plane + {endpoint}/aws_mwaa/cli)",
+    ]
+    if opts.scheduler:
+        lines.append(
+            f"  Airflow UI    http://127.0.0.1:{api_port}  (REST API: /api/v2; "
+            f"{', '.join(supervisor.components)})"
+        )
+    else:
+        lines.append("  components    none (--no-scheduler): CLI only, triggered runs stay queued")
+    lines += [
+        f"  DAGs folder   {dags}",
+        f"  home          {root}",
+        "",
+        "Point any AWS tool at it (or: source " + str(env_file) + "):",
+        *(f"  export {k}={shlex.quote(v)}" for k, v in exports.items()),
+        "",
+        f"  mwaa run --env {info.name} -- dags list",
+        f"  aws mwaa create-cli-token --name {info.name}",
+        "",
+        "Press Ctrl-C to stop.",
+    ]
+    print("\n".join(lines), flush=True)
