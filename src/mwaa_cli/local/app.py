@@ -203,9 +203,9 @@ class LocalApp:
 
     def build(self) -> Starlette:
         routes = [
-            Route("/clitoken/{name}", self.create_cli_token, methods=["POST"]),
-            Route("/webtoken/{name}", self.create_web_login_token, methods=["POST"]),
-            Route("/environments/{name}", self.get_environment, methods=["GET"]),
+            Route("/clitoken/{name:path}", self.create_cli_token, methods=["POST"]),
+            Route("/webtoken/{name:path}", self.create_web_login_token, methods=["POST"]),
+            Route("/environments/{name:path}", self.get_environment, methods=["GET"]),
             Route("/environments", self.list_environments, methods=["GET"]),
             Route(CLI_PATH, self.cli, methods=["POST"]),
             Route(CLI_PATH_V3, self.cli, methods=["POST"]),

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The test command: lint, then unit, in-process, integration and end-to-end tests
+# (a real `mwaa local serve` with real Airflow, boto3, the AWS CLI and curl).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+export PATH="$PWD/.venv/bin:$PWD/.tools/awscli/bin:$PATH"
+ruff check src tests bench
+ruff format --check src tests bench
+exec pytest "$@"

@@ -1,0 +1,179 @@
+"""A real `mwaa local serve` (real Airflow, scheduler and all) on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from mwaa_cli.local.airflow_home import AirflowHome, airflow_command, sample_dags_folder
+
+BIN = Path(sys.executable).parent
+READY_TIMEOUT = 180
+
+
+def _require_airflow() -> None:
+    try:
+        metadata.version("apache-airflow")
+    except metadata.PackageNotFoundError:
+        message = "Apache Airflow is not installed (run scripts/bootstrap.sh): e2e tests need it"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def children_of(pid: int) -> list[int]:
+    """Direct children of ``pid`` (from /proc)."""
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(entry.name))
+    return kids
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@dataclass
+class LocalEnv:
+    proc: subprocess.Popen
+    port: int
+    home: Path
+    state_dir: Path
+    name: str = "local"
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def aws_environ(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            AWS_ENDPOINT_URL_MWAA=self.endpoint,
+            AWS_DISABLE_HOST_PREFIX_INJECTION="true",
+            AWS_DEFAULT_REGION="us-east-1",
+            AWS_ACCESS_KEY_ID="mwaa-local",
+            AWS_SECRET_ACCESS_KEY="mwaa-local",
+            AWS_CONFIG_FILE="/nonexistent",
+            AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
+            MWAA_ENV=self.name,
+            MWAA_CLI_HOME=str(self.state_dir),
+            PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        )
+        env.pop("AWS_PROFILE", None)
+        return env
+
+    def mwaa(self, *args: str, check: bool = False) -> subprocess.CompletedProcess:
+        """The real `mwaa` console script in a subprocess."""
+        return subprocess.run(
+            [str(BIN / "mwaa"), *args],
+            env=self.aws_environ(),
+            capture_output=True,
+            timeout=300,
+            check=check,
+        )
+
+    def airflow(self, *args: str) -> subprocess.CompletedProcess:
+        """The same Airflow command run directly, cold, with the environment's settings."""
+        env = AirflowHome(self.home, sample_dags_folder()).environ()
+        return subprocess.run(
+            [*airflow_command(), *args], env=env, capture_output=True, timeout=300
+        )
+
+    def stderr_text(self) -> str:
+        return "".join(self.output)
+
+
+def _pump(stream, sink: list[str]) -> None:
+    for line in iter(stream.readline, ""):
+        sink.append(line)
+
+
+def start_local_env(tmp: Path, *extra: str) -> LocalEnv:
+    _require_airflow()
+    port = free_port()
+    state = tmp / "state"
+    env = dict(os.environ, MWAA_CLI_HOME=str(state))
+    proc = subprocess.Popen(
+        [str(BIN / "mwaa"), "local", "serve", "--port", str(port), *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    local = LocalEnv(proc, port, state / "local" / "local", state)
+    threading.Thread(target=_pump, args=(proc.stdout, local.output), daemon=True).start()
+    deadline = time.monotonic() + READY_TIMEOUT
+    while "Press Ctrl-C" not in local.stderr_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("mwaa local serve did not start:\n" + local.stderr_text())
+        time.sleep(0.2)
+    return local
+
+
+def wait_for_dags(local: LocalEnv, dag_ids: set[str], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = local.mwaa("run", "--", "dags", "list", "-o", "plain").stdout.decode()
+        if dag_ids <= set(out.split()):
+            return
+        time.sleep(1)
+    raise AssertionError(f"DAGs {dag_ids} never reached the metadata DB")
+
+
+def stop(local: LocalEnv) -> int:
+    if local.proc.poll() is None:
+        local.proc.send_signal(signal.SIGINT)
+    try:
+        return local.proc.wait(60)
+    except subprocess.TimeoutExpired:
+        local.proc.kill()
+        raise
+
+
+@pytest.fixture(scope="session")
+def local_env(tmp_path_factory):
+    local = start_local_env(tmp_path_factory.mktemp("e2e"))
+    try:
+        wait_for_dags(local, {"hello_mwaa", "etl_with_params", "daily_report"})
+        yield local
+    finally:
+        stop(local)
+
+
+@pytest.fixture(scope="session")
+def have_curl():
+    missing = [t for t in ("curl", "jq", "base64") if shutil.which(t) is None]
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"missing {missing}: .ci/run installs them")
+        pytest.skip(f"missing {missing}")

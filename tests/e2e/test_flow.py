@@ -1,0 +1,171 @@
+"""End to end: real Airflow behind `mwaa local serve`, the real client, boto3, AWS CLI, curl."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from importlib import metadata
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from mwaa_cli import Client
+from mwaa_cli.errors import ExitStatus
+
+# Commands whose output does not change between two runs (no timestamps or run ids).
+IDENTICAL = [
+    ["version"],
+    ["dags", "list"],
+    ["dags", "list", "-o", "json"],
+    ["dags", "list", "-o", "yaml"],
+    ["tasks", "list", "hello_mwaa"],
+    ["tasks", "list", "etl_with_params"],
+    ["dags", "list-import-errors"],
+    ["dags", "next-execution", "daily_report"],
+    ["variables", "get", "no_such_variable"],
+    ["dags", "state", "no_such_dag", "2025-01-01"],
+    ["dags", "list", "--bogus-flag"],
+    ["providers", "list", "-o", "json"],
+]
+
+
+@pytest.mark.parametrize("argv", IDENTICAL, ids=" ".join)
+def test_output_identical_to_direct_airflow(local_env, argv):
+    remote = local_env.mwaa("run", "--", *argv)
+    direct = local_env.airflow(*argv)
+    assert remote.stdout == direct.stdout
+    assert remote.returncode == direct.returncode
+    if direct.returncode != 0:  # error messages too (log lines carry timestamps; skip those)
+
+        def messages(err):
+            return [ln for ln in err.decode().splitlines() if not ln[:4].isdigit()]
+
+        assert messages(remote.stderr) == messages(direct.stderr)
+
+
+def test_trigger_runs_to_success_and_variables_round_trip(local_env):
+    run = local_env.mwaa
+    assert run("run", "--", "dags", "unpause", "etl_with_params").returncode == 0
+    trig = run("run", "--", "dags", "trigger", "etl_with_params", "-c", '{"rows": 4}', "-o", "json")
+    assert trig.returncode == 0, trig.stderr
+    # Airflow 3.3.1 logs "creating dag run" on stdout even with -o json (its own bug,
+    # reproduced faithfully): the JSON is the last line.
+    run_id = json.loads(trig.stdout.splitlines()[-1])[0]["dag_run_id"]
+    deadline, state = time.monotonic() + 150, None
+    while time.monotonic() < deadline:
+        runs = json.loads(
+            run("run", "--", "dags", "list-runs", "etl_with_params", "-o", "json").stdout
+        )
+        state = next(r["state"] for r in runs if r["run_id"] == run_id)
+        if state in ("success", "failed"):
+            break
+        time.sleep(2)
+    assert state == "success"
+    states = json.loads(
+        run(
+            "run", "--", "tasks", "states-for-dag-run", "etl_with_params", run_id, "-o", "json"
+        ).stdout
+    )
+    assert {s["task_id"]: s["state"] for s in states} == {
+        "extract": "success",
+        "transform": "success",
+        "load": "success",
+    }
+    value = 'it\'s "quoted"; $(not a shell) | `x`'
+    assert run("run", "--", "variables", "set", "k1", value).returncode == 0
+    got = run("run", "--", "variables", "get", "k1")
+    assert got.stdout.decode() == value + "\n"
+    assert local_env.airflow("variables", "get", "k1").stdout.decode() == value + "\n"
+
+
+def test_library_client(local_env, monkeypatch):
+    for key, value in local_env.aws_environ().items():
+        monkeypatch.setenv(key, value)
+    with Client(env="local") as client:
+        result = client.run(["dags", "list", "-o", "json"])
+        info = client.get_environment()
+    assert result.exit_code == 0 and result.exit_code_reported
+    assert {d["dag_id"] for d in json.loads(result.stdout)} >= {"hello_mwaa", "daily_report"}
+    assert info["AirflowVersion"] == metadata.version("apache-airflow")
+
+
+def test_boto3_control_plane(local_env):
+    mwaa = boto3.client(
+        "mwaa",
+        endpoint_url=local_env.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="a",
+        aws_secret_access_key="b",
+        config=Config(inject_host_prefix=False),
+    )
+    env = mwaa.get_environment(Name="local")["Environment"]
+    assert env["Status"] == "AVAILABLE"
+    assert env["AirflowVersion"] == metadata.version("apache-airflow")
+    assert env["WebserverUrl"] == f"127.0.0.1:{local_env.port}"
+    assert mwaa.list_environments()["Environments"] == ["local"]
+    token = mwaa.create_cli_token(Name="local")
+    assert token["WebServerHostname"] == f"127.0.0.1:{local_env.port}"
+    with pytest.raises(mwaa.exceptions.ResourceNotFoundException):
+        mwaa.create_cli_token(Name="prod")
+
+
+def test_aws_cli_unmodified(local_env):
+    env = local_env.aws_environ()
+    out = subprocess.run(
+        ["aws", "mwaa", "create-cli-token", "--name", "local"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["WebServerHostname"] == f"127.0.0.1:{local_env.port}"
+    missing = subprocess.run(
+        ["aws", "mwaa", "get-environment", "--name", "nope"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert missing.returncode != 0
+    assert b"ResourceNotFoundException" in missing.stderr
+
+
+# The MWAA user guide's bash sample, with http:// since the local endpoint is plain HTTP.
+GUIDE_SCRIPT = r"""
+CLI_JSON=$(aws mwaa --region us-east-1 create-cli-token --name $NAME) \
+  && CLI_TOKEN=$(echo $CLI_JSON | jq -r '.CliToken') \
+  && WEB_SERVER_HOSTNAME=$(echo $CLI_JSON | jq -r '.WebServerHostname') \
+  && CLI_RESULTS=$(curl -s --request POST "http://$WEB_SERVER_HOSTNAME/aws_mwaa/cli" \
+  --header "Authorization: Bearer $CLI_TOKEN" \
+  --header "Content-Type: text/plain" \
+  --data-raw "$COMMAND") \
+  && echo $CLI_RESULTS | jq -r '.stdout' | base64 --decode
+"""
+
+
+def test_curl_script_from_the_user_guide(local_env, have_curl):
+    env = dict(local_env.aws_environ(), NAME="local", COMMAND="dags list -o json")
+    out = subprocess.run(["bash", "-c", GUIDE_SCRIPT], env=env, capture_output=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == local_env.airflow("dags", "list", "-o", "json").stdout
+
+
+def test_disallowed_command_never_runs(local_env):
+    assert local_env.mwaa("run", "--", "variables", "set", "canary", "alive").returncode == 0
+    refused = local_env.mwaa("run", "--", "db", "reset", "--yes")
+    assert refused.returncode == ExitStatus.COMMAND_REJECTED
+    assert refused.stderr.startswith(b"mwaa: error: ") and b"Traceback" not in refused.stderr
+    assert local_env.airflow("variables", "get", "canary").stdout == b"alive\n"
+    audit = (local_env.home / "logs" / "audit.log").read_text()
+    assert '"db", "reset"' not in audit and '"variables", "get"' in audit
+
+
+def test_envs_lists_the_local_environment(local_env):
+    out = local_env.mwaa("envs")
+    assert out.returncode == 0
+    assert out.stdout.decode().splitlines()[1].split()[:3] == [
+        "local",
+        "AVAILABLE",
+        metadata.version("apache-airflow"),
+    ]
