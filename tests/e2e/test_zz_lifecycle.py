@@ -3,6 +3,7 @@
 import os
 import signal
 import time
+from pathlib import Path
 
 from .conftest import alive, children_of, stop
 
@@ -10,7 +11,7 @@ from .conftest import alive, children_of, stop
 def test_crashed_component_is_reported_and_restarted(local_env):
     kids = children_of(local_env.proc.pid)
     assert len(kids) >= 4  # api-server, scheduler, dag-processor, triggerer
-    triggerer = next(p for p in kids if b"triggerer" in open(f"/proc/{p}/cmdline", "rb").read())
+    triggerer = next(p for p in kids if b"triggerer" in Path(f"/proc/{p}/cmdline").read_bytes())
     os.killpg(triggerer, signal.SIGKILL)
     deadline = time.monotonic() + 30
     while "triggerer exited" not in local_env.stderr_text() and time.monotonic() < deadline:

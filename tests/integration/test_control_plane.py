@@ -68,5 +68,5 @@ def test_host_prefix_injection_is_why_the_env_var_exists(server):
         aws_secret_access_key="y",
         config=Config(inject_host_prefix=True, retries={"max_attempts": 1}),
     )
-    with pytest.raises(Exception, match="env.127.0.0.1"):
+    with pytest.raises(Exception, match=r"env\.127\.0\.0\.1"):
         client.create_cli_token(Name="itest")
