@@ -6,4 +6,4 @@ demo:   ## the main job: local environment + sample DAGs, driven by the mwaa cli
 test:   ## lint + all tests, end to end included (what CI runs)
 	scripts/test.sh
 lint:
-	scripts/bootstrap.sh && .venv/bin/ruff check src tests bench && .venv/bin/ruff format --check src tests bench
+	scripts/bootstrap.sh && .venv/bin/ruff check src tests && .venv/bin/ruff format --check src tests
