@@ -140,6 +140,14 @@ def local() -> None:
     show_default=True,
     help="CLI commands run at once; more get 503, like MWAA",
 )
+@click.option(
+    "--executor",
+    type=click.Choice(["warm", "subprocess"]),
+    default="warm",
+    show_default=True,
+    help="warm: fork each command from a pre-imported Airflow (fast); "
+    "subprocess: a cold `airflow` process per command",
+)
 @click.option("--token-ttl", default=60.0, show_default=True, help="CLI token lifetime, seconds")
 def serve(**opts) -> None:
     """Start a local environment in the foreground; Ctrl-C stops it."""

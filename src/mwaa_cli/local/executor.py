@@ -1,15 +1,26 @@
-"""Run one Airflow command line: an argv list, never a shell, stdout and stderr apart."""
+"""Run one Airflow command line: an argv list, never a shell, stdout and stderr apart.
+
+Two executors with one contract (:meth:`run` returns an :class:`Execution` or raises
+:class:`Busy`): :class:`WarmExecutor` forks each command from a pre-imported Airflow
+(the zygote, tens of milliseconds), :class:`SubprocessExecutor` starts a cold ``airflow``
+process (seconds; the fallback).
+"""
 
 from __future__ import annotations
 
-import contextlib
+import json
 import os
 import signal
+import socket
+import struct
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -28,24 +39,14 @@ class Busy(Exception):
     """Every execution slot is taken (MWAA answers 503)."""
 
 
-class SubprocessExecutor:
-    """Runs each command as a cold ``airflow …`` child process in its own session.
+class ExecutorError(Exception):
+    """The executor itself failed (not the command)."""
 
-    At most ``concurrency`` commands run at once; one more raises :class:`Busy` at once
-    instead of queueing. A command past ``timeout`` seconds has its whole process group
-    killed.
-    """
 
-    def __init__(
-        self,
-        airflow: Sequence[str],
-        env: Mapping[str, str],
-        *,
-        timeout: float = 300.0,
-        concurrency: int = 4,
-    ) -> None:
-        self.airflow = list(airflow)
-        self.env = dict(env)
+class _Limited:
+    """At most ``concurrency`` commands at once; one more raises :class:`Busy` at once."""
+
+    def __init__(self, *, timeout: float, concurrency: int) -> None:
         self.timeout = timeout
         self.concurrency = concurrency
         self._slots = threading.BoundedSemaphore(concurrency)
@@ -57,6 +58,31 @@ class SubprocessExecutor:
             return self._run(tuple(argv))
         finally:
             self._slots.release()
+
+    def _run(self, argv: tuple[str, ...]) -> Execution:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Get ready to run commands (no-op by default)."""
+
+    def stop(self) -> None:
+        """Release resources (no-op by default)."""
+
+
+class SubprocessExecutor(_Limited):
+    """Runs each command as a cold ``airflow …`` child process in its own session."""
+
+    def __init__(
+        self,
+        airflow: Sequence[str],
+        env: Mapping[str, str],
+        *,
+        timeout: float = 300.0,
+        concurrency: int = 4,
+    ) -> None:
+        super().__init__(timeout=timeout, concurrency=concurrency)
+        self.airflow = list(airflow)
+        self.env = dict(env)
 
     def _run(self, argv: tuple[str, ...]) -> Execution:
         start = time.monotonic()
@@ -73,15 +99,147 @@ class SubprocessExecutor:
             out, err = proc.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
-            _kill_group(proc.pid)
+            kill_group(proc.pid)
             out, err = proc.communicate()
         finally:
             if proc.poll() is None:  # e.g. the server thread was interrupted
-                _kill_group(proc.pid)
+                kill_group(proc.pid)
                 proc.wait()
         return Execution(argv, out, err, proc.returncode, time.monotonic() - start, timed_out)
 
 
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
+class WarmExecutor(_Limited):
+    """Forks each command from a long-lived process that has Airflow imported (the zygote).
+
+    Output goes to unlinked temporary files whose fds travel to the zygote over a Unix
+    socket, so nothing has to be drained while the command runs. A crashed zygote is
+    restarted on the next command.
+    """
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        socket_path: Path,
+        *,
+        timeout: float = 300.0,
+        concurrency: int = 4,
+        start_timeout: float = 120.0,
+    ) -> None:
+        super().__init__(timeout=timeout, concurrency=concurrency)
+        self.env = dict(env)
+        self.socket_path = socket_path
+        self.start_timeout = start_timeout
+        self._proc: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None:
+                return
+            self.socket_path.parent.mkdir(parents=True, exist_ok=True)
+            from .components import die_with_parent
+
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "mwaa_cli.local.zygote", str(self.socket_path)],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
+            assert self._proc.stdout is not None
+            line = self._proc.stdout.readline()  # "ready" once Airflow is imported
+            if line.strip() != b"ready":
+                code = self._proc.wait()
+                raise ExecutorError(f"the warm executor failed to start (exit {code})")
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None:
+                self._proc.terminate()
+                try:
+                    self._proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    self._proc.kill()
+                    self._proc.wait()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def _run(self, argv: tuple[str, ...]) -> Execution:
+        try:
+            return self._attempt(argv)
+        except _NotStarted:
+            # the zygote is gone (crashed or killed): the command never started, so a new
+            # zygote may run it
+            self.start()
+            return self._attempt(argv)
+
+    def _attempt(self, argv: tuple[str, ...]) -> Execution:
+        start = time.monotonic()
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                pid = self._submit(sock, argv, out.fileno(), err.fileno())
+                code, timed_out = self._wait(sock, pid)
+            finally:
+                sock.close()
+            out.seek(0)
+            err.seek(0)
+            return Execution(
+                argv, out.read(), err.read(), code, time.monotonic() - start, timed_out
+            )
+
+    def _submit(self, sock: socket.socket, argv: tuple[str, ...], out: int, err: int) -> int:
+        payload = json.dumps({"argv": list(argv)}).encode()
+        try:
+            sock.settimeout(10)
+            sock.connect(str(self.socket_path))
+            socket.send_fds(sock, [struct.pack("!I", len(payload))], [out, err])
+            sock.sendall(payload)
+            line = _readline(sock)
+        except OSError as exc:
+            raise _NotStarted(str(exc)) from exc
+        if not line:
+            raise _NotStarted("the warm executor closed the connection")
+        return int(json.loads(line)["pid"])
+
+    def _wait(self, sock: socket.socket, pid: int) -> tuple[int, bool]:
+        deadline = time.monotonic() + self.timeout
+        timed_out = False
+        while True:
+            sock.settimeout(max(0.01, deadline - time.monotonic()) if not timed_out else 30)
+            try:
+                line = _readline(sock)
+            except TimeoutError:
+                if timed_out:
+                    raise ExecutorError("a killed command was never reaped") from None
+                timed_out = True
+                kill_group(pid)
+                continue
+            if not line:
+                raise ExecutorError("the warm executor died while a command ran")
+            return int(json.loads(line)["exit_code"]), timed_out
+
+
+class _NotStarted(Exception):
+    pass
+
+
+def _readline(sock: socket.socket) -> bytes:
+    """One ``\\n``-terminated line (the replies are tiny; byte-wise reads are fine)."""
+    buf = bytearray()
+    while not buf.endswith(b"\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            break
+        buf += chunk
+    return bytes(buf)
+
+
+def kill_group(pid: int) -> None:
+    try:
         os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

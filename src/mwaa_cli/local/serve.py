@@ -6,6 +6,7 @@ import logging
 import shlex
 import socket
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 from .airflow_home import AirflowHome, airflow_command, airflow_version, sample_dags_folder
 from .app import EnvironmentInfo, LocalApp
 from .components import Supervisor, component_commands
-from .executor import SubprocessExecutor
+from .executor import SubprocessExecutor, WarmExecutor
 from .tokens import DEFAULT_TTL, TokenSigner
 
 LOCAL_ACCESS_KEY = "mwaa-local"
@@ -33,6 +34,7 @@ class ServeOptions:
     command_timeout: float = 300.0
     concurrency: int = 4
     token_ttl: float = DEFAULT_TTL
+    executor: str = "warm"  # or "subprocess": a cold `airflow` process per command
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -90,17 +92,16 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
         region=opts.region,
         airflow_ui_url=f"127.0.0.1:{api_port}" if opts.scheduler else None,
     )
-    executor = SubprocessExecutor(
-        airflow_command(),
-        home.environ(),
-        timeout=opts.command_timeout,
-        concurrency=opts.concurrency,
-    )
-    app = LocalApp(info, TokenSigner(home.token_key(), opts.token_ttl), executor.run).build()
-
     supervisor = Supervisor(airflow_command(), home.environ(), root / "logs", report=_say)
     if opts.scheduler:
         supervisor.start(component_commands(int(version.split(".")[0])))
+    executor = make_executor(opts, home)
+    try:
+        executor.start()
+    except Exception:
+        supervisor.stop()
+        raise
+    app = LocalApp(info, TokenSigner(home.token_key(), opts.token_ttl), executor.run).build()
 
     env_file = root / "env.sh"
     exports = client_environ(endpoint, opts.region)
@@ -122,10 +123,22 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     finally:
         _say("stopping Airflow components …")
         started = time.monotonic()
+        executor.stop()
         supervisor.stop()
         sock.close()
         _say(f"stopped in {time.monotonic() - started:.1f} s")
     return 0
+
+
+def make_executor(opts: ServeOptions, home: AirflowHome) -> SubprocessExecutor | WarmExecutor:
+    """The executor ``opts.executor`` names, for ``home``'s Airflow settings."""
+    limits = {"timeout": opts.command_timeout, "concurrency": opts.concurrency}
+    if opts.executor == "subprocess":
+        return SubprocessExecutor(airflow_command(), home.environ(), **limits)
+    sock = home.root / "run" / "zygote.sock"
+    if len(str(sock)) > 100:  # AF_UNIX paths are limited to 108 bytes
+        sock = Path(tempfile.mkdtemp(prefix="mwaa-local-")) / "zygote.sock"
+    return WarmExecutor(home.environ(), sock, **limits)
 
 
 def _configure_logging(log_dir: Path) -> None:
@@ -152,6 +165,8 @@ def _banner(opts, info, endpoint, dags, root, env_file, exports, supervisor, api
     else:
         lines.append("  components    none (--no-scheduler): CLI only, triggered runs stay queued")
     lines += [
+        f"  executor      {opts.executor} (--executor), at most {opts.concurrency} commands "
+        f"at once, {opts.command_timeout:.0f} s each",
         f"  DAGs folder   {dags}",
         f"  home          {root}",
         "",
