@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,6 +74,56 @@ def run(args: tuple[str, ...], **conn) -> None:
     _write(sys.stdout, result.stdout)
     _write(sys.stderr, result.stderr)
     raise SystemExit(result.exit_code)
+
+
+def parse_batch(text: str) -> list[list[str]]:
+    """Commands of a batch file: one a line; blank lines and ``#`` comment lines skipped."""
+    commands = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            argv = shlex.split(line)
+        except ValueError as exc:
+            raise click.UsageError(f"line {number}: {exc}: {line!r}") from exc
+        if argv and argv[0] == "airflow":  # tolerate copy-pasted `airflow ...` lines
+            argv = argv[1:]
+        commands.append(argv)
+    return commands
+
+
+@cli.command()
+@connection_options
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--keep-going", "-k", is_flag=True, help="run every command even after a failure")
+@click.option("--quiet", "-q", is_flag=True, help="no per-command headers on stderr")
+def batch(file, keep_going: bool, quiet: bool, **conn) -> None:
+    """Run many commands (FILE, or - for stdin) over one token and one connection.
+
+    One Airflow command a line, `#` comment lines allowed. Commands run in order and stop at
+    the first failure unless --keep-going. Each command's stdout/stderr is written as it
+    finishes, after a `==> [i/n] command` header on stderr. Exit code: the first failed
+    command's code, else 0.
+    """
+    commands = parse_batch(file.read())
+    first_failure, failed = 0, 0
+    with _client(**conn) as client:
+        for index, result in enumerate(client.run_many(commands, keep_going=keep_going), 1):
+            if not quiet:
+                click.echo(
+                    f"==> [{index}/{len(commands)}] {shlex.join(result.command)} "
+                    f"(exit {result.exit_code}, {result.duration * 1000:.0f} ms)",
+                    err=True,
+                )
+            _write(sys.stdout, result.stdout)
+            _write(sys.stderr, result.stderr)
+            if not result.ok:
+                failed += 1
+                first_failure = first_failure or result.exit_code
+    if not quiet and failed:
+        click.echo(f"mwaa: batch: {failed} of {len(commands)} commands failed", err=True)
+    raise SystemExit(first_failure)
 
 
 @cli.command()

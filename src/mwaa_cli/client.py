@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -22,7 +22,7 @@ from .errors import (
     ServerError,
 )
 from .outcome import infer_exit_code
-from .tokens import CliToken
+from .tokens import CliToken, TokenCache
 from .wire import CLI_PATH, WireError, decode_reply, encode_command
 
 if TYPE_CHECKING:
@@ -82,6 +82,7 @@ class Client:
         profile: str | None = None,
         endpoint_url: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        cache_tokens: bool = True,
     ) -> None:
         self._env = env or config.default_env()
         self.region = region
@@ -91,6 +92,8 @@ class Client:
         self._mwaa: Any = None
         self._http: httpx.Client | None = None
         self._custom_endpoint: str | None = None
+        self._token: CliToken | None = None
+        self._cache = TokenCache(config.state_dir() / "tokens") if cache_tokens else None
 
     # -- control plane -----------------------------------------------------------------
 
@@ -192,11 +195,47 @@ class Client:
         return [self.get_environment(n) for n in self.list_environment_names()]
 
     def create_cli_token(self) -> CliToken:
+        """A new token from CreateCliToken (with the CLI endpoint URL it is good for)."""
         reply = self._call("create_cli_token", Name=self.env)
         try:
-            return CliToken(reply["CliToken"], reply["WebServerHostname"])
+            value, hostname = reply["CliToken"], reply["WebServerHostname"]
         except KeyError as exc:
             raise ProtocolError(f"CreateCliToken reply lacks {exc}") from exc
+        return CliToken(value, hostname, cli_url=self.cli_url(hostname))
+
+    def _cache_key(self) -> tuple[str, ...] | None:
+        if self._cache is None or self._env is None:
+            return None
+        region, profile, endpoint, key_id = config.token_cache_key_hints()
+        return (
+            self._env,
+            self.region or region,
+            self.profile or profile,
+            self.endpoint_url or endpoint,
+            key_id,
+        )
+
+    def token(self, *, refresh: bool = False) -> CliToken:
+        """A CLI token with life left: this client's, the on-disk cache's, or a new one."""
+        key = self._cache_key()
+        if not refresh:
+            if self._token is not None and self._token.fresh():
+                return self._token
+            cached = self._cache.get(key) if self._cache and key else None
+            if cached is not None:
+                self._token = cached
+                return cached
+        self._token = self.create_cli_token()
+        key = self._cache_key()
+        if self._cache is not None and key is not None:
+            self._cache.put(key, self._token)
+        return self._token
+
+    def _forget_token(self) -> None:
+        key = self._cache_key()
+        if self._cache is not None and key is not None:
+            self._cache.drop(key)
+        self._token = None
 
     # -- data plane ----------------------------------------------------------------------
 
@@ -227,18 +266,39 @@ class Client:
         argv = tuple(str(a) for a in args)
         if not argv:
             raise CommandNotAllowed("no Airflow command given, e.g. 'dags list'")
-        token = self.create_cli_token()
+        body = encode_command(argv)
+        token = self.token()
         started = time.monotonic()
-        reply = self._post(token, encode_command(argv))
+        try:
+            reply = self._post(token, body)
+        except AuthError:
+            if token.obtained_at > time.time() - 2:
+                raise  # a brand-new token was refused: nothing to retry
+            # a reused token was refused (revoked, or a shorter server TTL): the command
+            # did not run, so one retry with a new token is safe
+            self._forget_token()
+            started = time.monotonic()
+            reply = self._post(self.token(refresh=True), body)
         duration = time.monotonic() - started
         reported = reply.exit_code is not None
         code = reply.exit_code if reply.exit_code is not None else infer_exit_code(reply.stderr)
         return Result(self.env, argv, reply.stdout, reply.stderr, code, reported, duration)
 
+    def run_many(
+        self, commands: Iterable[Sequence[str]], *, keep_going: bool = False
+    ) -> Iterator[Result]:
+        """Run commands in order over one connection, reusing tokens while they are fresh;
+        stop after the first failing command unless ``keep_going``."""
+        for argv in commands:
+            result = self.run(argv)
+            yield result
+            if not result.ok and not keep_going:
+                return
+
     def _post(self, token: CliToken, body: str):
         import httpx
 
-        url = self.cli_url(token.webserver_hostname)
+        url = token.cli_url or self.cli_url(token.webserver_hostname)
         headers = {"Authorization": f"Bearer {token.value}", "Content-Type": "text/plain"}
         try:
             response = self.http.post(url, content=body.encode("utf-8"), headers=headers)

@@ -19,3 +19,15 @@ def state_dir() -> Path:
         return Path(os.environ[HOME_VAR]).expanduser()
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(base) / "mwaa-cli"
+
+
+def token_cache_key_hints() -> tuple[str, str, str, str]:
+    """What, besides flags, decides where and as whom a CLI token is made (no boto3 needed):
+    region, profile, endpoint and access key id from the environment."""
+    env = os.environ
+    return (
+        env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "",
+        env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "",
+        env.get("AWS_ENDPOINT_URL_MWAA") or env.get("AWS_ENDPOINT_URL") or "",
+        env.get("AWS_ACCESS_KEY_ID") or "",
+    )

@@ -1,21 +1,31 @@
-"""CLI tokens from CreateCliToken, wrapped so they never show up in a repr or a log."""
+"""CLI tokens from CreateCliToken: masked in reprs and logs, cached on disk for their life.
+
+A token is good for 60 s and for several commands. The cache lets consecutive ``mwaa run``
+invocations skip CreateCliToken - and importing boto3 - while the token has more than a
+safety margin left. Files are 0600, one per environment/region/profile/endpoint/identity.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 TOKEN_LIFETIME = 60.0  # seconds, as MWAA documents
-SAFETY_MARGIN = 10.0  # do not use a token in its last seconds
+SAFETY_MARGIN = 15.0  # never start a command with less than this left
 
 
 @dataclass(frozen=True)
 class CliToken:
-    """A CLI token and the web server it is good for."""
+    """A CLI token and the CLI endpoint URL it is good for."""
 
     value: str = field(repr=False)
     webserver_hostname: str
     obtained_at: float = field(default_factory=time.time)
+    cli_url: str = ""
 
     def __repr__(self) -> str:
         return f"CliToken(value='***', webserver_hostname={self.webserver_hostname!r})"
@@ -27,8 +37,56 @@ class CliToken:
     def fresh(self, now: float | None = None) -> bool:
         """True while the token has more than the safety margin left."""
         now = time.time() if now is None else now
-        return now < self.expires_at - SAFETY_MARGIN
+        return self.obtained_at <= now < self.expires_at - SAFETY_MARGIN
 
     @property
     def masked(self) -> str:
-        return self.value[:4] + "…" if len(self.value) > 8 else "***"
+        return self.value[:4] + "…" if len(self.value) > 12 else "***"
+
+
+class TokenCache:
+    """CLI tokens on disk under ``directory``, keyed by where and as whom they were made."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _path(self, key: tuple[str, ...]) -> Path:
+        digest = hashlib.sha256("\0".join(key).encode()).hexdigest()[:32]
+        return self.directory / f"{digest}.json"
+
+    def get(self, key: tuple[str, ...]) -> CliToken | None:
+        path = self._path(key)
+        try:
+            if path.stat().st_mode & 0o077:  # someone else could read or plant it
+                return None
+            doc = json.loads(path.read_text())
+            token = CliToken(
+                doc["token"], doc["hostname"], float(doc["obtained_at"]), doc["cli_url"]
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return token if token.fresh() else None
+
+    def put(self, key: tuple[str, ...], token: CliToken) -> None:
+        doc = {
+            "token": token.value,
+            "hostname": token.webserver_hostname,
+            "obtained_at": token.obtained_at,
+            "cli_url": token.cli_url,
+        }
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path = self._path(key)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(doc, fh)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a cache, not a requirement
+
+    def drop(self, key: tuple[str, ...]) -> None:
+        try:
+            self._path(key).unlink()
+        except OSError:
+            pass

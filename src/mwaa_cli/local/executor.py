@@ -129,6 +129,10 @@ class WarmExecutor(_Limited):
         self.env = dict(env)
         self.socket_path = socket_path
         self.start_timeout = start_timeout
+        from .airflow_home import airflow_command
+
+        cmd = airflow_command()
+        self.script = cmd[0] if len(cmd) == 1 else ""  # the console script cold runs use
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
 
@@ -140,7 +144,7 @@ class WarmExecutor(_Limited):
             from .components import die_with_parent
 
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "mwaa_cli.local.zygote", str(self.socket_path)],
+                [sys.executable, "-m", "mwaa_cli.local.zygote", str(self.socket_path), self.script],
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,

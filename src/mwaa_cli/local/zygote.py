@@ -1,7 +1,7 @@
 """The warm fork-server: import Airflow once, then fork one child per CLI command.
 
-Run as ``python -m mwaa_cli.local.zygote SOCKET`` with the environment's Airflow settings.
-It is single-threaded and holds no DB connection. Protocol on the Unix socket, one
+Run as ``python -m mwaa_cli.local.zygote SOCKET [AIRFLOW_SCRIPT]`` with the environment's
+Airflow settings. It is single-threaded and holds no DB connection. Protocol on the Unix socket, one
 connection per command:
 
 - request: ``sendmsg`` of a 4-byte length with two fds (the child's stdout and stderr), then
@@ -100,7 +100,35 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
-def run_child(argv: list[str], out_fd: int, err_fd: int, close: list) -> None:
+class Entry:
+    """The ``airflow`` console script, compiled once, run in each child as ``__main__``.
+
+    Running the very script a cold ``airflow`` process runs keeps ``sys.argv[0]`` and the
+    top frames of tracebacks identical to a cold run.
+    """
+
+    def __init__(self, script: str | None) -> None:
+        self.path = script or "airflow"
+        if script and os.path.isfile(script):
+            with open(script, "rb") as fh:
+                source = fh.read()
+        else:  # no console script: what `python -m airflow` would run
+            source = b"import sys\nfrom airflow.__main__ import main\nsys.exit(main())\n"
+        self.code = compile(source, self.path, "exec")
+
+    def run(self) -> None:
+        scope = {"__name__": "__main__", "__file__": self.path, "__builtins__": __builtins__}
+        exec(self.code, scope)
+
+    def excepthook(self) -> None:
+        """Print the current exception as an uncaught one, from the script's frame down."""
+        etype, value, tb = sys.exc_info()
+        while tb is not None and tb.tb_frame.f_code is not self.code:
+            tb = tb.tb_next
+        sys.excepthook(etype, value, tb or sys.exc_info()[2])
+
+
+def run_child(entry: Entry, argv: list[str], out_fd: int, err_fd: int, close: list) -> None:
     """In the forked child: become a cold ``airflow ARGV`` process, then exit. Never returns."""
     code = 1
     try:
@@ -119,19 +147,17 @@ def run_child(argv: list[str], out_fd: int, err_fd: int, close: list) -> None:
             os.close(fd)
         random.seed()
         _dispose_engine()
-        sys.argv = ["airflow", *argv]
-        from airflow.__main__ import main
-
+        sys.argv = [entry.path, *argv]
         try:
-            main()
+            entry.run()
             code = 0
         except SystemExit as exc:
             code = _exit_code(exc)
         except KeyboardInterrupt:
-            sys.excepthook(*sys.exc_info())
+            entry.excepthook()
             code = 130
         except BaseException:  # as an uncaught exception would: traceback, exit 1
-            sys.excepthook(*sys.exc_info())
+            entry.excepthook()
             code = 1
         try:
             atexit._run_exitfuncs()  # what interpreter shutdown would run
@@ -158,7 +184,8 @@ def _recv_exact(conn: socket.socket, size: int) -> bytes:
 
 
 class Zygote:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, entry: Entry) -> None:
+        self.entry = entry
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         if os.path.exists(path):
             os.unlink(path)
@@ -207,13 +234,12 @@ class Zygote:
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
-        if pid == 0:
-            run_child(
-                argv,
-                fds[0],
-                fds[1],
-                [self.listener, conn, self.wake_r, self.wake_w, *self.children.values()],
-            )
+        if pid == 0:  # the child never returns into the zygote's loop
+            try:
+                close = [self.listener, conn, self.wake_r, self.wake_w, *self.children.values()]
+                run_child(self.entry, argv, fds[0], fds[1], close)
+            finally:
+                os._exit(70)
         for fd in fds:
             os.close(fd)
         self.children[pid] = conn
@@ -244,8 +270,9 @@ class Zygote:
 
 def main() -> None:
     path = sys.argv[1]
+    entry = Entry(sys.argv[2] if len(sys.argv) > 2 else None)
     preload()
-    zygote = Zygote(path)
+    zygote = Zygote(path, entry)
     print("ready", flush=True)
     zygote.serve()
 

@@ -1,0 +1,155 @@
+"""The warm executor (fork per command) prints exactly what a cold `airflow` process does:
+stdout, stderr and exit code, for every command on MWAA's Airflow 3 allowlist that can run
+here. Times, run ids and durations are normalised; nothing else is."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from mwaa_cli.commands import Allowlist
+from mwaa_cli.local.airflow_home import AirflowHome, airflow_command, sample_dags_folder
+from mwaa_cli.local.executor import SubprocessExecutor, WarmExecutor
+
+from .conftest import _require_airflow
+
+RUN = "ident_run"
+CONN_URI = "postgresql://user:secret@db.example.com:5432/x"
+# (argv, setup): `setup` runs cold before the warm and before the cold run, so that both
+# start from the same state.
+CASES: list[tuple[list[str], list[str] | None]] = [
+    (["version"], None),
+    (["cheat-sheet"], None),
+    (["dags", "list"], None),
+    (["dags", "list", "-o", "json"], None),
+    (["dags", "list", "-o", "yaml"], None),
+    (["dags", "list", "-o", "plain"], None),
+    (["dags", "list", "--columns", "dag_id,is_paused"], None),
+    (["dags", "list-jobs"], None),
+    (["dags", "list-import-errors"], None),
+    (["dags", "list-runs", "hello_mwaa"], None),
+    (["dags", "next-execution", "daily_report"], None),
+    (["dags", "report"], None),
+    (["dags", "show", "hello_mwaa"], None),
+    (["dags", "state", "hello_mwaa", RUN], None),
+    (["dags", "pause", "daily_report"], ["dags", "unpause", "daily_report"]),
+    (["dags", "unpause", "daily_report"], ["dags", "pause", "daily_report"]),
+    (["dags", "trigger", "etl_with_params", "-c", '{"rows": 2}'], None),
+    (["dags", "reserialize"], None),
+    (["dags", "delete", "daily_report", "--yes"], ["dags", "reserialize"]),
+    (["dags", "test", "hello_mwaa"], None),
+    (
+        [
+            "backfill",
+            "create",
+            "--dag-id",
+            "daily_report",
+            "--from-date",
+            "2025-01-01",
+            "--to-date",
+            "2025-01-03",
+            "--dry-run",
+        ],
+        None,
+    ),
+    (["db", "clean", "--clean-before-timestamp", "2000-01-01", "--dry-run", "--yes"], None),
+    (["tasks", "list", "hello_mwaa"], None),
+    (["tasks", "list", "etl_with_params"], None),
+    (["tasks", "render", "hello_mwaa", "say_hello", RUN], None),
+    (["tasks", "state", "hello_mwaa", "say_hello", RUN], None),
+    (["tasks", "states-for-dag-run", "hello_mwaa", RUN], None),
+    (["tasks", "failed-deps", "hello_mwaa", "say_hello", RUN], None),
+    (["tasks", "test", "hello_mwaa", "add"], None),
+    (["tasks", "clear", "hello_mwaa", "--yes"], None),
+    (["variables", "set", "ident_k", "v a l"], ["variables", "delete", "ident_k"]),
+    (["variables", "get", "ident_k"], None),
+    (["variables", "list"], None),
+    (["variables", "delete", "ident_k"], ["variables", "set", "ident_k", "v a l"]),
+    (["variables", "get", "no_such_key"], None),
+    (
+        ["connections", "add", "ident_c", "--conn-uri", CONN_URI],
+        ["connections", "delete", "ident_c"],
+    ),
+    (
+        ["connections", "delete", "ident_c"],
+        ["connections", "add", "ident_c", "--conn-uri", CONN_URI],
+    ),
+    (["assets", "list"], None),
+    (["assets", "details", "--name", "nope"], None),
+    (["assets", "materialize", "--name", "nope"], None),
+    (["providers", "list"], None),
+    (["providers", "get", "apache-airflow-providers-standard"], None),
+    (["providers", "hooks"], None),
+    (["providers", "links"], None),
+    (["providers", "behaviours"], None),
+    (["providers", "notifications"], None),
+    (["providers", "secrets"], None),
+    (["providers", "triggerer"], None),
+    (["providers", "widgets"], None),
+    (["roles", "list"], None),
+    (["roles", "create", "r1"], None),
+    (["roles", "add-perms", "r1", "-r", "DAGs", "-a", "can_read"], None),
+    (["roles", "del-perms", "r1", "-r", "DAGs", "-a", "can_read"], None),
+    # errors: usage, unknown DAG, bad JSON
+    (["dags", "list", "--no-such-flag"], None),
+    (["dags", "trigger", "no_such_dag"], None),
+    (["dags", "trigger", "hello_mwaa", "-c", "{not json"], None),
+    (["tasks", "list", "no_such_dag"], None),
+]
+
+_NORMALISE = [
+    (re.compile(rb"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(\+00:00|Z)?"), b"<TS>"),
+    (re.compile(rb"datetime\.datetime\([^)]*\)(, tzinfo=Timezone\('UTC'\)\))?"), b"<DT>"),
+    (re.compile(rb"\d+:\d{2}:\d{2}\.\d+"), b"<DURATION>"),
+    (re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), b"<UUID>"),
+    (re.compile(rb"(duration|pid|run_duration|id)=[0-9.]+"), rb"\1=<N>"),
+    (re.compile(rb"[ =]+"), b" "),  # table padding follows the width of normalised values
+]
+
+
+_QUOTED_LIST = re.compile(rb"\[(?:'[^']*'(?:, )?)+\]")
+
+
+def normalise(data: bytes) -> bytes:
+    # lists printed from sets follow each process's hash seed (db clean's table list)
+    data = _QUOTED_LIST.sub(lambda m: b", ".join(sorted(m.group(0)[1:-1].split(b", "))), data)
+    for pattern, replacement in _NORMALISE:
+        data = pattern.sub(replacement, data)
+    return data
+
+
+@pytest.fixture(scope="module")
+def executors():
+    _require_airflow()
+    root = Path(tempfile.mkdtemp(prefix="mwaa-ident-"))
+    home = AirflowHome(root, sample_dags_folder())
+    home.prepare(log=lambda _: None)
+    cold = SubprocessExecutor(airflow_command(), home.environ(), timeout=300)
+    for setup in (["dags", "reserialize"], ["dags", "trigger", "hello_mwaa", "-r", RUN]):
+        assert cold.run(setup).exit_code == 0
+    warm = WarmExecutor(home.environ(), root / "zygote.sock", timeout=300)
+    warm.start()
+    yield warm, cold
+    warm.stop()
+
+
+def test_cases_cover_the_whole_allowlist():
+    covered = {Allowlist.for_version("3.3.1").command_of(argv) for argv, _ in CASES}
+    assert covered == set(Allowlist.for_version("3.3.1").commands)
+
+
+@pytest.mark.parametrize("argv,setup", CASES, ids=[" ".join(a) for a, _ in CASES])
+def test_warm_equals_cold(executors, argv, setup):
+    warm, cold = executors
+    if setup:
+        cold.run(setup)
+    w = warm.run(argv)
+    if setup:
+        cold.run(setup)
+    c = cold.run(argv)
+    assert w.exit_code == c.exit_code
+    assert normalise(w.stdout) == normalise(c.stdout)
+    assert normalise(w.stderr) == normalise(c.stderr)
