@@ -6,4 +6,9 @@ demo:   ## the main job: local environment + sample DAGs, driven by the mwaa cli
 test:   ## lint + all tests, end to end included (what CI runs)
 	scripts/test.sh
 lint:
-	scripts/bootstrap.sh && .venv/bin/ruff check src tests && .venv/bin/ruff format --check src tests
+	scripts/bootstrap.sh && .venv/bin/ruff check src tests bench && .venv/bin/ruff format --check src tests bench
+bench:  ## all benchmarks (each prints side-by-side ratios)
+	scripts/bootstrap.sh
+	.venv/bin/python bench/executor.py
+	.venv/bin/python bench/client.py
+	.venv/bin/python bench/throughput.py

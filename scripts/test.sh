@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PWD/.tools/awscli/bin:$PATH"
-ruff check src tests
-ruff format --check src tests
+ruff check src tests bench
+ruff format --check src tests bench
 exec pytest "$@"

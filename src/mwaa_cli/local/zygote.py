@@ -123,9 +123,15 @@ class Entry:
     def excepthook(self) -> None:
         """Print the current exception as an uncaught one, from the script's frame down."""
         etype, value, tb = sys.exc_info()
-        while tb is not None and tb.tb_frame.f_code is not self.code:
+        while tb is not None and not (
+            tb.tb_frame.f_code.co_filename == self.path
+            and tb.tb_frame.f_code.co_name == "<module>"
+        ):
             tb = tb.tb_next
-        sys.excepthook(etype, value, tb or sys.exc_info()[2])
+        tb = tb or sys.exc_info()[2]
+        if value is not None:
+            value.__traceback__ = tb  # the default hook prints the exception's own traceback
+        sys.excepthook(etype, value, tb)
 
 
 def run_child(entry: Entry, argv: list[str], out_fd: int, err_fd: int, close: list) -> None:

@@ -1,0 +1,70 @@
+"""Start a throwaway `mwaa local serve` for a benchmark and stop it afterwards."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def local_environment(*extra: str):
+    """Yield (endpoint, environ for AWS tools, home) of a fresh local environment."""
+    state = Path(tempfile.mkdtemp(prefix="mwaa-bench-"))
+    port = free_port()
+    log = open(state / "serve.log", "w+")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [str(BIN / "mwaa"), "local", "serve", "--port", str(port), *extra],
+        env=dict(os.environ, MWAA_CLI_HOME=str(state)),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 180
+    while "Press Ctrl-C" not in (state / "serve.log").read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(
+                "mwaa local serve did not start:\n" + (state / "serve.log").read_text()
+            )
+        time.sleep(0.2)
+    endpoint = f"http://127.0.0.1:{port}"
+    environ = dict(
+        os.environ,
+        AWS_ENDPOINT_URL_MWAA=endpoint,
+        AWS_DISABLE_HOST_PREFIX_INJECTION="true",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="mwaa-local",
+        AWS_SECRET_ACCESS_KEY="mwaa-local",
+        MWAA_ENV="local",
+        MWAA_CLI_HOME=str(state),
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    try:
+        yield endpoint, environ, state / "local" / "local"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def summary(values: list[float]) -> tuple[float, float]:
+    """(p50, p90) in milliseconds."""
+    return statistics.median(values) * 1000, percentile(values, 0.9) * 1000
