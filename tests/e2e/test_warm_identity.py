@@ -105,6 +105,7 @@ CASES: list[tuple[list[str], list[str] | None]] = [
 _NORMALISE = [
     (re.compile(rb"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(\+00:00|Z)?"), b"<TS>"),
     (re.compile(rb"datetime\.datetime\([^)]*\)(, tzinfo=Timezone\('UTC'\)\))?"), b"<DT>"),
+    (re.compile(rb"DateTime\([\d, ]+(, tzinfo=Timezone\('UTC'\))?\)"), b"<DT>"),
     (re.compile(rb"\d+:\d{2}:\d{2}\.\d+"), b"<DURATION>"),
     (re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), b"<UUID>"),
     (re.compile(rb"(duration|pid|run_duration|id)=[0-9.]+"), rb"\1=<N>"),

@@ -28,7 +28,7 @@ from ..wire import (
     encode_reply,
     is_valid_env_name,
 )
-from .executor import Busy, Execution
+from .executor import Busy, Execution, ExecutorError
 from .tokens import TokenRejected, TokenSigner
 
 log = logging.getLogger("mwaa_cli.local")
@@ -181,6 +181,9 @@ class LocalApp:
             return _cli_error(
                 503, "ServiceUnavailable", f"too many CLI commands at once ({exc}); retry later"
             )
+        except ExecutorError as exc:
+            log.error("executor failure for %s: %s", json.dumps(argv), exc)
+            return _cli_error(500, "ExecutorError", f"the command could not complete: {exc}")
         audit.info(
             "env=%s token_id=%s argv=%s exit_code=%s duration_ms=%d",
             self.env.name,

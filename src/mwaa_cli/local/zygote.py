@@ -124,8 +124,7 @@ class Entry:
         """Print the current exception as an uncaught one, from the script's frame down."""
         etype, value, tb = sys.exc_info()
         while tb is not None and not (
-            tb.tb_frame.f_code.co_filename == self.path
-            and tb.tb_frame.f_code.co_name == "<module>"
+            tb.tb_frame.f_code.co_filename == self.path and tb.tb_frame.f_code.co_name == "<module>"
         ):
             tb = tb.tb_next
         tb = tb or sys.exc_info()[2]
