@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -42,13 +43,14 @@ def local_environment(*extra: str):
             )
         time.sleep(0.2)
     endpoint = f"http://127.0.0.1:{port}"
+    key = json.loads((state / "local" / "local" / "credentials.json").read_text())
     environ = dict(
         os.environ,
         AWS_ENDPOINT_URL_MWAA=endpoint,
         AWS_DISABLE_HOST_PREFIX_INJECTION="true",
         AWS_DEFAULT_REGION="us-east-1",
-        AWS_ACCESS_KEY_ID="mwaa-local",
-        AWS_SECRET_ACCESS_KEY="mwaa-local",
+        AWS_ACCESS_KEY_ID=key["AccessKeyId"],
+        AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"],
         MWAA_ENV="local",
         MWAA_CLI_HOME=str(state),
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",

@@ -17,17 +17,16 @@ mwaa local serve --port "$PORT" >"$log" 2>&1 &
 server=$!
 trap 'kill -INT $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
 
-# The same variables the server prints, so that boto3, the AWS CLI and mwaa all find it.
-export AWS_ENDPOINT_URL_MWAA="http://127.0.0.1:$PORT" AWS_DISABLE_HOST_PREFIX_INJECTION=true
-export AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=mwaa-local AWS_SECRET_ACCESS_KEY=mwaa-local
-export MWAA_ENV=local
-
-for _ in $(seq 120); do
+for _ in $(seq 240); do
   grep -q "Press Ctrl-C" "$log" && break
   kill -0 $server 2>/dev/null || { cat "$log"; exit 1; }
   sleep 0.5
 done
 cat "$log"
+# What the server printed: endpoint, region and its own SigV4 key pair, so that boto3,
+# the AWS CLI and mwaa all find it.
+echo; echo '$ source "$MWAA_CLI_HOME/local/local/env.sh"'
+source "$MWAA_CLI_HOME/local/local/env.sh"
 
 step mwaa envs
 echo; echo "(waiting for Airflow's DAG processor to parse the sample DAGs)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -74,14 +75,19 @@ class LocalEnv:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def key(self) -> dict[str, str]:
+        """The access key pair `mwaa local serve` generated for this environment."""
+        return json.loads((self.home / "credentials.json").read_text())
+
     def aws_environ(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
             AWS_ENDPOINT_URL_MWAA=self.endpoint,
             AWS_DISABLE_HOST_PREFIX_INJECTION="true",
             AWS_DEFAULT_REGION="us-east-1",
-            AWS_ACCESS_KEY_ID="mwaa-local",
-            AWS_SECRET_ACCESS_KEY="mwaa-local",
+            AWS_ACCESS_KEY_ID=self.key["AccessKeyId"],
+            AWS_SECRET_ACCESS_KEY=self.key["SecretAccessKey"],
             AWS_CONFIG_FILE="/nonexistent",
             AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
             MWAA_ENV=self.name,

@@ -96,8 +96,8 @@ def test_boto3_control_plane(local_env):
         "mwaa",
         endpoint_url=local_env.endpoint,
         region_name="us-east-1",
-        aws_access_key_id="a",
-        aws_secret_access_key="b",
+        aws_access_key_id=local_env.key["AccessKeyId"],
+        aws_secret_access_key=local_env.key["SecretAccessKey"],
         config=Config(inject_host_prefix=False),
     )
     env = mwaa.get_environment(Name="local")["Environment"]

@@ -14,9 +14,11 @@ import pytest
 import uvicorn
 
 from mwaa_cli.local.app import EnvironmentInfo, LocalApp
+from mwaa_cli.local.auth import AccessKey, SigV4Verifier
 from mwaa_cli.local.executor import SubprocessExecutor
 from mwaa_cli.local.tokens import TokenSigner
 
+KEY = AccessKey("AKIAMWAATESTKEY00001", "test-secret-access-key-0123456789abcdefgh")
 FAKE = [sys.executable, str(Path(__file__).with_name("fake_airflow.py"))]
 
 
@@ -48,7 +50,7 @@ def server():
     signer = TokenSigner(b"s" * 32, ttl=60)
     executor = SubprocessExecutor(FAKE, {"PATH": "/usr/bin:/bin"}, timeout=3, concurrency=2)
     info = EnvironmentInfo("itest", "3.3.1", f"127.0.0.1:{port}", created_at=1_700_000_000.0)
-    app = LocalApp(info, signer, executor.run).build()
+    app = LocalApp(info, signer, executor.run, verifier=SigV4Verifier([KEY], "us-east-1")).build()
     uv, thread = _start(app, sock)
     yield Server(f"http://127.0.0.1:{port}", info.webserver_hostname, signer, executor)
     uv.should_exit = True
@@ -63,8 +65,8 @@ def aws_env(monkeypatch, server):
         "AWS_ENDPOINT_URL_MWAA": server.url,
         "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
         "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_ACCESS_KEY_ID": KEY.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": KEY.secret_access_key,
         "AWS_CONFIG_FILE": "/nonexistent",
         "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
     }

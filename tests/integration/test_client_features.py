@@ -33,13 +33,14 @@ def test_token_cache_on_disk_skips_boto3(aws_env, tmp_path):
     assert value not in repr(second.token())
 
 
-def test_cache_is_per_endpoint_and_env(aws_env, monkeypatch):
-    with Client(env="itest") as client:
-        client.run(["version"])
-        value = client.token().value
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    with Client(env="itest") as other_region:
-        assert other_region.token().value != value
+def test_cache_is_per_env_region_profile_endpoint_and_key(aws_env, monkeypatch):
+    base = Client(env="itest")._cache_key()
+    assert Client(env="other")._cache_key() != base
+    assert Client(env="itest", region="eu-west-1")._cache_key() != base
+    assert Client(env="itest", profile="p")._cache_key() != base
+    assert Client(env="itest", endpoint_url="http://127.0.0.1:1")._cache_key() != base
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAOTHER")
+    assert Client(env="itest")._cache_key() != base
 
 
 def test_refused_cached_token_is_replaced_once(aws_env):

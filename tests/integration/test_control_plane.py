@@ -4,6 +4,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from .conftest import KEY
+
 
 @pytest.fixture
 def mwaa(server):
@@ -11,8 +13,8 @@ def mwaa(server):
         "mwaa",
         endpoint_url=server.url,
         region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="y",
+        aws_access_key_id=KEY.access_key_id,
+        aws_secret_access_key=KEY.secret_access_key,
         config=Config(inject_host_prefix=False, retries={"max_attempts": 1}),
     )
 
@@ -64,8 +66,8 @@ def test_host_prefix_injection_is_why_the_env_var_exists(server):
         "mwaa",
         endpoint_url=server.url,
         region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="y",
+        aws_access_key_id=KEY.access_key_id,
+        aws_secret_access_key=KEY.secret_access_key,
         config=Config(inject_host_prefix=True, retries={"max_attempts": 1}),
     )
     with pytest.raises(Exception, match=r"env\.127\.0\.0\.1"):

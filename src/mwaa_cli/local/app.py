@@ -28,6 +28,7 @@ from ..wire import (
     encode_reply,
     is_valid_env_name,
 )
+from .auth import AuthFailure, SigV4Verifier
 from .executor import Busy, Execution, ExecutorError
 from .tokens import TokenRejected, TokenSigner
 
@@ -86,6 +87,7 @@ class LocalApp:
     signer: TokenSigner
     run_command: Callable[[list[str]], Execution]
     allowlist: Allowlist = field(default=None)  # type: ignore[assignment]
+    verifier: SigV4Verifier | None = None  # None: control plane unauthenticated (tests only)
 
     def __post_init__(self) -> None:
         if self.allowlist is None:
@@ -97,7 +99,30 @@ class LocalApp:
         key = "Message" if code == "AccessDeniedException" else "message"
         return JSONResponse({key: message}, status_code=status, headers={"x-amzn-ErrorType": code})
 
-    def _lookup(self, name: str) -> JSONResponse | None:
+    async def _authenticate(self, request: Request) -> JSONResponse | None:
+        """None when the request carries a valid SigV4 signature, else the AWS error."""
+        if self.verifier is None:
+            return None
+        body = await request.body()
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        query = request.scope.get("query_string", b"")
+        url = f"{request.url.scheme}://{request.headers.get('host', '')}{raw_path.decode()}"
+        if query:
+            url += "?" + query.decode()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            key_id = self.verifier.verify(request.method, url, headers, body)
+        except AuthFailure as exc:
+            log.warning("refused %s %s: %s", request.method, request.url.path, exc.code)
+            return self._aws_error(exc.status, exc.code, exc.message)
+        request.state.access_key_id = key_id
+        return None
+
+    async def _lookup(self, request: Request) -> JSONResponse | None:
+        """Authenticate, then check the {name} path parameter names this environment."""
+        if (error := await self._authenticate(request)) is not None:
+            return error
+        name = request.path_params["name"]
         if not is_valid_env_name(name):
             return self._aws_error(
                 400,
@@ -114,7 +139,7 @@ class LocalApp:
 
     async def create_cli_token(self, request: Request) -> Response:
         name = request.path_params["name"]
-        if (error := self._lookup(name)) is not None:
+        if (error := await self._lookup(request)) is not None:
             return error
         return JSONResponse(
             {"CliToken": self.signer.issue(name), "WebServerHostname": self.env.webserver_hostname}
@@ -122,7 +147,7 @@ class LocalApp:
 
     async def create_web_login_token(self, request: Request) -> Response:
         name = request.path_params["name"]
-        if (error := self._lookup(name)) is not None:
+        if (error := await self._lookup(request)) is not None:
             return error
         return JSONResponse(
             {
@@ -134,12 +159,13 @@ class LocalApp:
         )
 
     async def get_environment(self, request: Request) -> Response:
-        name = request.path_params["name"]
-        if (error := self._lookup(name)) is not None:
+        if (error := await self._lookup(request)) is not None:
             return error
         return JSONResponse({"Environment": self.env.describe()})
 
     async def list_environments(self, request: Request) -> Response:
+        if (error := await self._authenticate(request)) is not None:
+            return error
         raw = request.query_params.get("MaxResults")
         if raw is not None and (not raw.isdigit() or not 1 <= int(raw) <= 25):
             return self._aws_error(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import shlex
 import socket
@@ -11,14 +12,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .airflow_home import AirflowHome, airflow_command, airflow_version, sample_dags_folder
+from .airflow_home import (
+    AirflowHome,
+    airflow_command,
+    airflow_version,
+    sample_dags_folder,
+    write_private,
+)
 from .app import EnvironmentInfo, LocalApp
+from .auth import AccessKey, SigV4Verifier, load_or_create_key
 from .components import Supervisor, component_commands
 from .executor import SubprocessExecutor, WarmExecutor
 from .tokens import DEFAULT_TTL, TokenSigner
-
-LOCAL_ACCESS_KEY = "mwaa-local"
-LOCAL_SECRET_KEY = "mwaa-local"
 
 
 @dataclass
@@ -52,14 +57,14 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def client_environ(endpoint: str, region: str) -> dict[str, str]:
+def client_environ(endpoint: str, region: str, key: AccessKey) -> dict[str, str]:
     """What any AWS tool needs in its environment to talk to the local environment."""
     return {
         "AWS_ENDPOINT_URL_MWAA": endpoint,
         "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
         "AWS_DEFAULT_REGION": region,
-        "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_KEY,
+        "AWS_ACCESS_KEY_ID": key.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": key.secret_access_key,
     }
 
 
@@ -77,6 +82,11 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     if not dags.is_dir():
         _say(f"DAGs folder {dags} does not exist")
         return 2
+    if not ipaddress.ip_address(socket.gethostbyname(opts.host)).is_loopback:
+        _say(
+            f"WARNING: binding to {opts.host}, not loopback: anyone who can reach this port and "
+            "holds the environment's key pair can run Airflow commands on this machine"
+        )
     sock = _bind(opts.host, opts.port)
     port = sock.getsockname()[1]
     api_port = opts.api_port or free_port()
@@ -101,13 +111,22 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     except Exception:
         supervisor.stop()
         raise
-    app = LocalApp(info, TokenSigner(home.token_key(), opts.token_ttl), executor.run).build()
+    key = load_or_create_key(root / "credentials.json")
+    app = LocalApp(
+        info,
+        TokenSigner(home.token_key(), opts.token_ttl),
+        executor.run,
+        verifier=SigV4Verifier([key], opts.region),
+    ).build()
 
     env_file = root / "env.sh"
-    exports = client_environ(endpoint, opts.region)
-    env_file.write_text(
-        "".join(f"export {k}={shlex.quote(v)}\n" for k, v in exports.items())
-        + f"export MWAA_ENV={shlex.quote(opts.name)}\n"
+    exports = client_environ(endpoint, opts.region, key)
+    write_private(
+        env_file,
+        (
+            "".join(f"export {k}={shlex.quote(v)}\n" for k, v in exports.items())
+            + f"export MWAA_ENV={shlex.quote(opts.name)}\n"
+        ).encode(),
     )
     _configure_logging(root / "logs")
     _banner(opts, info, endpoint, dags, root, env_file, exports, supervisor, api_port)
@@ -170,8 +189,13 @@ def _banner(opts, info, endpoint, dags, root, env_file, exports, supervisor, api
         f"  DAGs folder   {dags}",
         f"  home          {root}",
         "",
-        "Point any AWS tool at it (or: source " + str(env_file) + "):",
-        *(f"  export {k}={shlex.quote(v)}" for k, v in exports.items()),
+        f"Point any AWS tool at it: source {env_file}  (0600; it sets these)",
+        *(
+            f"  export {k}={shlex.quote(v) if k != 'AWS_SECRET_ACCESS_KEY' else '…'}"
+            for k, v in exports.items()
+        ),
+        "  (requests are checked with AWS SigV4 against this environment's own key pair,",
+        f"   kept in {root / 'credentials.json'}; delete it and restart to rotate)",
         "",
         f"  mwaa run --env {info.name} -- dags list",
         f"  aws mwaa create-cli-token --name {info.name}",
