@@ -12,3 +12,4 @@ bench:  ## all benchmarks (each prints side-by-side ratios)
 	.venv/bin/python bench/executor.py
 	.venv/bin/python bench/client.py
 	.venv/bin/python bench/throughput.py
+	.venv/bin/python bench/load.py

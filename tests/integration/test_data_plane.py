@@ -182,3 +182,33 @@ def test_busy_maps_to_server_busy(aws_env, server):
     finally:
         for t in threads:
             t.join()
+
+
+def test_small_load_no_lost_or_garbled_replies(server):
+    """A smaller variant of bench/load.py: 12 clients x 8 commands on a 2-slot server."""
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def client(n: int) -> None:
+        for i in range(8):
+            r = post(server, f"variables get c{n}_{i}")
+            if r.status_code == 200:
+                ok = json.loads(base64.b64decode(r.json()["stdout"])) == [
+                    "variables",
+                    "get",
+                    f"c{n}_{i}",
+                ]
+                outcome = "ok" if ok else "garbled"
+            else:
+                outcome = "busy" if r.status_code == 503 else f"bad {r.status_code}"
+            with lock:
+                outcomes.append(outcome)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(outcomes) == 96
+    assert set(outcomes) <= {"ok", "busy"}
+    assert outcomes.count("ok") > 0
