@@ -39,10 +39,6 @@ class CliToken:
         now = time.time() if now is None else now
         return self.obtained_at <= now < self.expires_at - SAFETY_MARGIN
 
-    @property
-    def masked(self) -> str:
-        return self.value[:4] + "…" if len(self.value) > 12 else "***"
-
 
 class TokenCache:
     """CLI tokens on disk under ``directory``, keyed by where and as whom they were made."""

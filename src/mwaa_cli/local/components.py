@@ -48,7 +48,6 @@ class Component:
     log_path: Path
     proc: subprocess.Popen | None = None
     restarts: int = 0
-    started_at: float = 0.0
 
 
 @dataclass
@@ -81,7 +80,6 @@ class Supervisor:
                 start_new_session=True,
                 preexec_fn=die_with_parent,
             )
-        comp.started_at = time.monotonic()
 
     def _watch(self) -> None:
         while not self._stopping.wait(1.0):
@@ -102,9 +100,6 @@ class Supervisor:
                 time.sleep(min(2**comp.restarts, 10))
                 if not self._stopping.is_set():
                     self._spawn(comp)
-
-    def alive(self) -> dict[str, bool]:
-        return {n: c.proc is not None and c.proc.poll() is None for n, c in self.components.items()}
 
     def stop(self, grace: float = 15.0) -> None:
         """SIGTERM every component's process group, then SIGKILL what is left after ``grace``."""

@@ -123,12 +123,10 @@ class WarmExecutor(_Limited):
         *,
         timeout: float = 300.0,
         concurrency: int = 4,
-        start_timeout: float = 120.0,
     ) -> None:
         super().__init__(timeout=timeout, concurrency=concurrency)
         self.env = dict(env)
         self.socket_path = socket_path
-        self.start_timeout = start_timeout
         from .airflow_home import airflow_command
 
         cmd = airflow_command()
