@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
+import shlex
 import signal
 import socket
 import statistics
@@ -42,21 +42,20 @@ def local_environment(*extra: str):
                 "mwaa local serve did not start:\n" + (state / "serve.log").read_text()
             )
         time.sleep(0.2)
-    endpoint = f"http://127.0.0.1:{port}"
-    key = json.loads((state / "local" / "local" / "credentials.json").read_text())
+    home = state / "local" / "local"
+    exports = dict(
+        shlex.split(line.removeprefix("export "))[0].split("=", 1)
+        for line in (home / "env.sh").read_text().splitlines()
+    )
     environ = dict(
         os.environ,
-        AWS_ENDPOINT_URL_MWAA=endpoint,
-        AWS_DISABLE_HOST_PREFIX_INJECTION="true",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_ACCESS_KEY_ID=key["AccessKeyId"],
-        AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"],
-        MWAA_ENV="local",
+        **exports,
         MWAA_CLI_HOME=str(state),
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     )
+    endpoint = exports["AWS_ENDPOINT_URL_MWAA"]
     try:
-        yield endpoint, environ, state / "local" / "local"
+        yield endpoint, environ, home
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(60)

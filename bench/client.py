@@ -28,7 +28,7 @@ GUIDE = r"""
 CLI_JSON=$(aws mwaa --region us-east-1 create-cli-token --name local) \
   && CLI_TOKEN=$(echo $CLI_JSON | jq -r '.CliToken') \
   && WEB_SERVER_HOSTNAME=$(echo $CLI_JSON | jq -r '.WebServerHostname') \
-  && CLI_RESULTS=$(curl -s --request POST "http://$WEB_SERVER_HOSTNAME/aws_mwaa/cli" \
+  && CLI_RESULTS=$(curl -s --request POST "https://$WEB_SERVER_HOSTNAME/aws_mwaa/cli" \
      --header "Authorization: Bearer $CLI_TOKEN" --header "Content-Type: text/plain" \
      --data-raw "$COMMAND") \
   && echo $CLI_RESULTS | jq -r '.stdout' | base64 --decode

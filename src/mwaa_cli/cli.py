@@ -200,6 +200,16 @@ def local() -> None:
     "subprocess: a cold `airflow` process per command",
 )
 @click.option("--token-ttl", default=60.0, show_default=True, help="CLI token lifetime, seconds")
+@click.option(
+    "--insecure-http",
+    is_flag=True,
+    help="serve plain HTTP instead of HTTPS with the environment's local CA",
+)
+@click.option(
+    "--write-profile",
+    metavar="PROFILE",
+    help="also write the endpoint, key pair and CA as this AWS profile (~/.aws/config)",
+)
 def serve(**opts) -> None:
     """Start a local environment in the foreground; Ctrl-C stops it."""
     try:
@@ -222,6 +232,9 @@ def serve(**opts) -> None:
         command_timeout=opts["command_timeout"],
         concurrency=opts["concurrency"],
         token_ttl=opts["token_ttl"],
+        executor=opts["executor"],
+        tls=not opts["insecure_http"],
+        write_profile=opts["write_profile"],
     )
     raise SystemExit(run_server(options, config.state_dir()))
 

@@ -93,6 +93,7 @@ class Client:
         self._http: httpx.Client | None = None
         self._custom_endpoint: str | None = None
         self._token: CliToken | None = None
+        self._ca_bundle = ""
         self._cache = TokenCache(config.state_dir() / "tokens") if cache_tokens else None
 
     # -- control plane -----------------------------------------------------------------
@@ -111,11 +112,17 @@ class Client:
 
         try:
             session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
-            client = session.client(
-                "mwaa",
-                endpoint_url=self.endpoint_url,
-                config=Config(retries={"max_attempts": 3, "mode": "standard"}),
-            )
+            boto_config = Config(retries={"max_attempts": 3, "mode": "standard"})
+            client = session.client("mwaa", endpoint_url=self.endpoint_url, config=boto_config)
+            self._ca_bundle = session._session.get_config_variable("ca_bundle") or ""
+            local_ca = None
+            if not self._ca_bundle:
+                local_ca = config.local_ca_bundle(client.meta.endpoint_url, self._env)
+            if local_ca:  # a local environment of ours: trust its CA, like env.sh would
+                self._ca_bundle = local_ca
+                client = session.client(
+                    "mwaa", endpoint_url=self.endpoint_url, config=boto_config, verify=local_ca
+                )
         except botocore.exceptions.ProfileNotFound as exc:
             raise ConfigError(f"{exc}; list profiles with 'aws configure list-profiles'") from exc
         except botocore.exceptions.NoRegionError as exc:
@@ -154,6 +161,11 @@ class Client:
             if code == "ValidationException":
                 raise ConfigError(f"{operation}: {message}") from exc
             raise ServerError(f"{operation} failed ({code or 'error'}): {message}") from exc
+        except bx.SSLError as exc:
+            raise ConnectError(
+                f"TLS to the MWAA API failed: {exc}; for a local environment, set "
+                "AWS_CA_BUNDLE to its tls/ca-bundle.pem (source its env.sh)"
+            ) from exc
         except bx.EndpointConnectionError as exc:
             raise ConnectError(f"cannot reach the MWAA API: {exc}") from exc
         except (bx.ConnectTimeoutError, bx.ReadTimeoutError) as exc:
@@ -201,7 +213,7 @@ class Client:
             value, hostname = reply["CliToken"], reply["WebServerHostname"]
         except KeyError as exc:
             raise ProtocolError(f"CreateCliToken reply lacks {exc}") from exc
-        return CliToken(value, hostname, cli_url=self.cli_url(hostname))
+        return CliToken(value, hostname, cli_url=self.cli_url(hostname), ca_bundle=self._ca_bundle)
 
     def _cache_key(self) -> tuple[str, ...] | None:
         if self._cache is None or self._env is None:
@@ -249,12 +261,17 @@ class Client:
             base = f"{scheme}://{hostname}"
         return base + CLI_PATH
 
-    @property
-    def http(self) -> httpx.Client:
+    def _http_client(self, ca_bundle: str) -> httpx.Client:
         if self._http is None:
+            import ssl
+
             import httpx
 
+            verify: ssl.SSLContext | bool = True
+            if ca_bundle:
+                verify = ssl.create_default_context(cafile=ca_bundle)
             self._http = httpx.Client(
+                verify=verify,
                 timeout=httpx.Timeout(self.timeout, connect=10.0),
                 follow_redirects=True,  # 307/308 keep POST and body (Airflow 3 environments)
                 max_redirects=3,
@@ -301,8 +318,14 @@ class Client:
         url = token.cli_url or self.cli_url(token.webserver_hostname)
         headers = {"Authorization": f"Bearer {token.value}", "Content-Type": "text/plain"}
         try:
-            response = self.http.post(url, content=body.encode("utf-8"), headers=headers)
+            http = self._http_client(token.ca_bundle)
+            response = http.post(url, content=body.encode("utf-8"), headers=headers)
         except httpx.ConnectError as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                raise ConnectError(
+                    f"the TLS certificate of {url} is not trusted ({exc}); for a local "
+                    "environment, set AWS_CA_BUNDLE to its tls/ca-bundle.pem (source its env.sh)"
+                ) from exc
             raise ConnectError(f"cannot reach the web server {url}: {exc}") from exc
         except httpx.TimeoutException as exc:
             raise RequestTimeout(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ENV_VAR = "MWAA_ENV"  # default environment name
 HOME_VAR = "MWAA_CLI_HOME"  # relocates all of mwaa-cli's state (tests use it)
@@ -31,3 +33,25 @@ def token_cache_key_hints() -> tuple[str, str, str, str]:
         env.get("AWS_ENDPOINT_URL_MWAA") or env.get("AWS_ENDPOINT_URL") or "",
         env.get("AWS_ACCESS_KEY_ID") or "",
     )
+
+
+def is_loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def local_ca_bundle(url: str, env: str | None) -> str | None:
+    """The CA bundle of the local environment at ``url`` (HTTPS on loopback), if it is ours:
+    ``$MWAA_CLI_HOME/local/ENV/tls/ca-bundle.pem``, or the only local environment's."""
+    if urlsplit(url).scheme != "https" or not is_loopback_url(url):
+        return None
+    local = state_dir() / "local"
+    if env and (local / env / "tls" / "ca-bundle.pem").is_file():
+        return str(local / env / "tls" / "ca-bundle.pem")
+    found = sorted(local.glob("*/tls/ca-bundle.pem"))
+    return str(found[0]) if len(found) == 1 else None

@@ -26,6 +26,7 @@ class CliToken:
     webserver_hostname: str
     obtained_at: float = field(default_factory=time.time)
     cli_url: str = ""
+    ca_bundle: str = ""  # CA file to verify the web server with ("" = the default roots)
 
     def __repr__(self) -> str:
         return f"CliToken(value='***', webserver_hostname={self.webserver_hostname!r})"
@@ -57,7 +58,11 @@ class TokenCache:
                 return None
             doc = json.loads(path.read_text())
             token = CliToken(
-                doc["token"], doc["hostname"], float(doc["obtained_at"]), doc["cli_url"]
+                doc["token"],
+                doc["hostname"],
+                float(doc["obtained_at"]),
+                doc["cli_url"],
+                doc.get("ca_bundle", ""),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -69,6 +74,7 @@ class TokenCache:
             "hostname": token.webserver_hostname,
             "obtained_at": token.obtained_at,
             "cli_url": token.cli_url,
+            "ca_bundle": token.ca_bundle,
         }
         try:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -71,14 +71,25 @@ class LocalEnv:
     name: str = "local"
     output: list[str] = field(default_factory=list)
 
+    tls: bool = True
+
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_bundle(self) -> str:
+        return str(self.home / "tls" / "ca-bundle.pem")
 
     @property
     def key(self) -> dict[str, str]:
         """The access key pair `mwaa local serve` generated for this environment."""
         return json.loads((self.home / "credentials.json").read_text())
+
+    def ca_environ(self) -> dict[str, str]:
+        if not self.tls:
+            return {}
+        return dict.fromkeys(("AWS_CA_BUNDLE", "CURL_CA_BUNDLE"), self.ca_bundle)
 
     def aws_environ(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -91,6 +102,9 @@ class LocalEnv:
             AWS_CONFIG_FILE="/nonexistent",
             AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
             MWAA_ENV=self.name,
+            **dict.fromkeys(
+                ("AWS_CA_BUNDLE", "CURL_CA_BUNDLE"), self.ca_bundle if self.tls else ""
+            ),
             MWAA_CLI_HOME=str(self.state_dir),
             PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
         )
@@ -135,7 +149,9 @@ def start_local_env(tmp: Path, *extra: str) -> LocalEnv:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    local = LocalEnv(proc, port, state / "local" / "local", state)
+    local = LocalEnv(
+        proc, port, state / "local" / "local", state, tls="--insecure-http" not in extra
+    )
     threading.Thread(target=_pump, args=(proc.stdout, local.output), daemon=True).start()
     deadline = time.monotonic() + READY_TIMEOUT
     while "Press Ctrl-C" not in local.stderr_text():

@@ -99,6 +99,7 @@ def test_boto3_control_plane(local_env):
         aws_access_key_id=local_env.key["AccessKeyId"],
         aws_secret_access_key=local_env.key["SecretAccessKey"],
         config=Config(inject_host_prefix=False),
+        verify=local_env.ca_bundle,
     )
     env = mwaa.get_environment(Name="local")["Environment"]
     assert env["Status"] == "AVAILABLE"
@@ -131,12 +132,12 @@ def test_aws_cli_unmodified(local_env):
     assert b"ResourceNotFoundException" in missing.stderr
 
 
-# The MWAA user guide's bash sample, with http:// since the local endpoint is plain HTTP.
+# The MWAA user guide's bash sample, unchanged: https://, trusted through CURL_CA_BUNDLE.
 GUIDE_SCRIPT = r"""
 CLI_JSON=$(aws mwaa --region us-east-1 create-cli-token --name $NAME) \
   && CLI_TOKEN=$(echo $CLI_JSON | jq -r '.CliToken') \
   && WEB_SERVER_HOSTNAME=$(echo $CLI_JSON | jq -r '.WebServerHostname') \
-  && CLI_RESULTS=$(curl -s --request POST "http://$WEB_SERVER_HOSTNAME/aws_mwaa/cli" \
+  && CLI_RESULTS=$(curl -s --request POST "https://$WEB_SERVER_HOSTNAME/aws_mwaa/cli" \
   --header "Authorization: Bearer $CLI_TOKEN" \
   --header "Content-Type: text/plain" \
   --data-raw "$COMMAND") \
@@ -169,3 +170,48 @@ def test_envs_lists_the_local_environment(local_env):
         "AVAILABLE",
         metadata.version("apache-airflow"),
     ]
+
+
+def test_https_with_the_local_ca(local_env):
+    import ssl
+
+    import httpx
+
+    # an unconfigured client does not trust the endpoint: the TLS is real
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        httpx.post(local_env.endpoint + "/aws_mwaa/cli", content=b"version")
+    # the CA file (alone or in the bundle) verifies it, for 127.0.0.1 and localhost
+    for ca in (local_env.home / "tls" / "ca.pem", local_env.ca_bundle):
+        context = ssl.create_default_context(cafile=str(ca))
+        for host in ("127.0.0.1", "localhost"):
+            reply = httpx.post(
+                f"https://{host}:{local_env.port}/aws_mwaa/cli", content=b"version", verify=context
+            )
+            assert reply.status_code == 403  # no token: TLS got through
+    assert oct((local_env.home / "tls" / "server.key").stat().st_mode & 0o777) == "0o600"
+    assert oct((local_env.home / "tls" / "ca.key").stat().st_mode & 0o777) == "0o600"
+    env_sh = (local_env.home / "env.sh").read_text()
+    for var in ("AWS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
+        assert f"export {var}={local_env.ca_bundle}" in env_sh
+
+
+def test_client_trusts_the_local_ca_without_configuration(local_env):
+    env = local_env.aws_environ()
+    for var in ("AWS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
+        env.pop(var, None)
+    out = subprocess.run(
+        ["mwaa", "run", "--", "version"], env=env, capture_output=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == metadata.version("apache-airflow").encode()
+
+
+def test_untrusted_certificate_is_a_clear_error(local_env, tmp_path):
+    env = dict(local_env.aws_environ(), MWAA_CLI_HOME=str(tmp_path))  # no local CA to find
+    for var in ("AWS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
+        env.pop(var, None)
+    out = subprocess.run(
+        ["mwaa", "run", "--", "version"], env=env, capture_output=True, timeout=120
+    )
+    assert out.returncode == ExitStatus.UNREACHABLE
+    assert b"AWS_CA_BUNDLE" in out.stderr and b"Traceback" not in out.stderr

@@ -23,6 +23,8 @@ from .app import EnvironmentInfo, LocalApp
 from .auth import AccessKey, SigV4Verifier, load_or_create_key
 from .components import Supervisor, component_commands
 from .executor import SubprocessExecutor, WarmExecutor
+from .profile import write_aws_profile
+from .tls import ensure_certificates
 from .tokens import DEFAULT_TTL, TokenSigner
 
 
@@ -40,6 +42,8 @@ class ServeOptions:
     concurrency: int = 4
     token_ttl: float = DEFAULT_TTL
     executor: str = "warm"  # or "subprocess": a cold `airflow` process per command
+    tls: bool = True  # False: --insecure-http
+    write_profile: str | None = None  # also write these settings as a named AWS profile
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -57,15 +61,28 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def client_environ(endpoint: str, region: str, key: AccessKey) -> dict[str, str]:
-    """What any AWS tool needs in its environment to talk to the local environment."""
-    return {
+def client_environ(
+    endpoint: str, region: str, key: AccessKey, ca_bundle: Path | None
+) -> dict[str, str]:
+    """What any AWS tool (and curl, and Python's ssl) needs to talk to the local environment."""
+    environ = {
         "AWS_ENDPOINT_URL_MWAA": endpoint,
         "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
         "AWS_DEFAULT_REGION": region,
         "AWS_ACCESS_KEY_ID": key.access_key_id,
         "AWS_SECRET_ACCESS_KEY": key.secret_access_key,
     }
+    if ca_bundle is not None:
+        environ |= dict.fromkeys(
+            ("AWS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"), str(ca_bundle)
+        )
+    return environ
+
+
+def _tls_hosts(host: str) -> list[str]:
+    if ipaddress.ip_address(socket.gethostbyname(host)).is_unspecified:
+        return [socket.gethostname(), socket.getfqdn()]
+    return [host]
 
 
 def _say(message: str) -> None:
@@ -93,7 +110,8 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     home = AirflowHome(root, dags, api_port=api_port)
     state = home.prepare(log=_say)
 
-    endpoint = f"http://{opts.host}:{port}"
+    tls = ensure_certificates(root / "tls", opts.name, _tls_hosts(opts.host)) if opts.tls else None
+    endpoint = f"{'https' if tls else 'http'}://{opts.host}:{port}"
     info = EnvironmentInfo(
         name=opts.name,
         airflow_version=version,
@@ -120,7 +138,7 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     ).build()
 
     env_file = root / "env.sh"
-    exports = client_environ(endpoint, opts.region, key)
+    exports = client_environ(endpoint, opts.region, key, tls.ca_bundle if tls else None)
     write_private(
         env_file,
         (
@@ -128,11 +146,21 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
             + f"export MWAA_ENV={shlex.quote(opts.name)}\n"
         ).encode(),
     )
+    if opts.write_profile:
+        write_aws_profile(
+            opts.write_profile, endpoint, opts.region, key, tls.ca_bundle if tls else None
+        )
     _configure_logging(root / "logs")
     _banner(opts, info, endpoint, dags, root, env_file, exports, supervisor, api_port)
 
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, timeout_graceful_shutdown=5, lifespan="off"
+        app,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        lifespan="off",
+        ssl_certfile=str(tls.server_cert) if tls else None,
+        ssl_keyfile=str(tls.server_key) if tls else None,
     )
     server = uvicorn.Server(config)
     try:
@@ -196,6 +224,19 @@ def _banner(opts, info, endpoint, dags, root, env_file, exports, supervisor, api
         ),
         "  (requests are checked with AWS SigV4 against this environment's own key pair,",
         f"   kept in {root / 'credentials.json'}; delete it and restart to rotate)",
+        *(
+            [
+                f"  (HTTPS with a local CA: {root / 'tls' / 'ca.pem'}; the bundle above adds",
+                "   it to the public roots, so real AWS keeps working in that shell)",
+            ]
+            if opts.tls
+            else ["  WARNING: plain HTTP (--insecure-http): tokens travel unencrypted"]
+        ),
+        *(
+            [f"  (also written as AWS profile '{opts.write_profile}': --profile/AWS_PROFILE)"]
+            if opts.write_profile
+            else []
+        ),
         "",
         f"  mwaa run --env {info.name} -- dags list",
         f"  aws mwaa create-cli-token --name {info.name}",
