@@ -49,6 +49,11 @@ def _client(env, region, profile, endpoint_url, timeout) -> Client:
     return Client(env, region=region, profile=profile, endpoint_url=endpoint_url, timeout=timeout)
 
 
+def shell_status(code: int) -> int:
+    """A remote exit code as a shell exit status: killed by signal N -> 128 + N."""
+    return 128 - code if code < 0 else min(code, 255)
+
+
 def _write(stream, data: bytes) -> None:
     stream.buffer.write(data)
     stream.flush()
@@ -73,7 +78,7 @@ def run(args: tuple[str, ...], **conn) -> None:
         result = client.run(args)
     _write(sys.stdout, result.stdout)
     _write(sys.stderr, result.stderr)
-    raise SystemExit(result.exit_code)
+    raise SystemExit(shell_status(result.exit_code))
 
 
 def parse_batch(text: str) -> list[list[str]]:
@@ -107,20 +112,29 @@ def batch(file, keep_going: bool, quiet: bool, **conn) -> None:
     command's code, else 0.
     """
     commands = parse_batch(file.read())
-    first_failure, failed = 0, 0
+    first_failure, failed, done = 0, 0, 0
     with _client(**conn) as client:
-        for index, result in enumerate(client.run_many(commands, keep_going=keep_going), 1):
-            if not quiet:
-                click.echo(
-                    f"==> [{index}/{len(commands)}] {shlex.join(result.command)} "
-                    f"(exit {result.exit_code}, {result.duration * 1000:.0f} ms)",
-                    err=True,
-                )
-            _write(sys.stdout, result.stdout)
-            _write(sys.stderr, result.stderr)
-            if not result.ok:
-                failed += 1
-                first_failure = first_failure or result.exit_code
+        try:
+            for index, result in enumerate(client.run_many(commands, keep_going=keep_going), 1):
+                done = index
+                if not quiet:
+                    click.echo(
+                        f"==> [{index}/{len(commands)}] {shlex.join(result.command)} "
+                        f"(exit {result.exit_code}, {result.duration * 1000:.0f} ms)",
+                        err=True,
+                    )
+                _write(sys.stdout, result.stdout)
+                _write(sys.stderr, result.stderr)
+                if not result.ok:
+                    failed += 1
+                    first_failure = first_failure or shell_status(result.exit_code)
+        except MwaaError as exc:  # say exactly how far the batch got
+            completed = f"commands 1-{done} completed" if done else "none completed"
+            raise type(exc)(
+                f"batch stopped at command {done + 1} of {len(commands)} "
+                f"({shlex.join(commands[done])}): {exc}; {completed}, "
+                f"{len(commands) - done - 1} not run"
+            ) from exc
     if not quiet and failed:
         click.echo(f"mwaa: batch: {failed} of {len(commands)} commands failed", err=True)
     raise SystemExit(first_failure)

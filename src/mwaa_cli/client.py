@@ -114,12 +114,11 @@ class Client:
             session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
             boto_config = Config(retries={"max_attempts": 3, "mode": "standard"})
             client = session.client("mwaa", endpoint_url=self.endpoint_url, config=boto_config)
-            self._ca_bundle = session._session.get_config_variable("ca_bundle") or ""
-            local_ca = None
-            if not self._ca_bundle:
-                local_ca = config.local_ca_bundle(client.meta.endpoint_url, self._env)
-            if local_ca:  # a local environment of ours: trust its CA, like env.sh would
-                self._ca_bundle = local_ca
+            # a local environment of ours on loopback: trust its CA (its bundle also holds
+            # the public roots), even over a machine-wide AWS_CA_BUNDLE
+            local_ca = config.local_ca_bundle(client.meta.endpoint_url, self._env)
+            self._ca_bundle = local_ca or session._session.get_config_variable("ca_bundle") or ""
+            if local_ca:
                 client = session.client(
                     "mwaa", endpoint_url=self.endpoint_url, config=boto_config, verify=local_ca
                 )
@@ -332,6 +331,11 @@ class Client:
                 f"no reply from {url} within {self.timeout:.0f} s; the command may still be "
                 "running on the server"
             ) from exc
+        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise ConnectError(
+                f"the connection to {url} was lost before a reply ({exc}); the command may or "
+                "may not have run"
+            ) from exc
         except httpx.TooManyRedirects as exc:
             raise ProtocolError(f"too many redirects from {url}") from exc
         except httpx.HTTPError as exc:
@@ -384,7 +388,7 @@ def _reply_or_raise(response: httpx.Response):
         message = f"the web server refused the command: {message}"
     elif status == 503:
         error = ServerBusy
-        message = f"the web server is busy (503): {message}"
+        message = f"the web server is unavailable (503): {message}"
     elif status == 504:
         error = RequestTimeout
         message = f"the command timed out on the web server (504): {message}"

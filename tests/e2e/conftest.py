@@ -102,9 +102,7 @@ class LocalEnv:
             AWS_CONFIG_FILE="/nonexistent",
             AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
             MWAA_ENV=self.name,
-            **dict.fromkeys(
-                ("AWS_CA_BUNDLE", "CURL_CA_BUNDLE"), self.ca_bundle if self.tls else ""
-            ),
+            **self.ca_environ(),
             MWAA_CLI_HOME=str(self.state_dir),
             PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
         )
@@ -141,7 +139,12 @@ def start_local_env(tmp: Path, *extra: str) -> LocalEnv:
     _require_airflow()
     port = free_port()
     state = tmp / "state"
-    env = dict(os.environ, MWAA_CLI_HOME=str(state))
+    env = dict(
+        os.environ,
+        MWAA_CLI_HOME=str(state),
+        AWS_CONFIG_FILE=str(tmp / "aws" / "config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp / "aws" / "credentials"),
+    )
     proc = subprocess.Popen(
         [str(BIN / "mwaa"), "local", "serve", "--port", str(port), *extra],
         env=env,
@@ -184,7 +187,7 @@ def stop(local: LocalEnv) -> int:
 
 @pytest.fixture(scope="session")
 def local_env(tmp_path_factory):
-    local = start_local_env(tmp_path_factory.mktemp("e2e"))
+    local = start_local_env(tmp_path_factory.mktemp("e2e"), "--write-profile", "mwaa-local")
     try:
         wait_for_dags(local, {"hello_mwaa", "etl_with_params", "daily_report"})
         yield local

@@ -195,10 +195,15 @@ def test_https_with_the_local_ca(local_env):
         assert f"export {var}={local_env.ca_bundle}" in env_sh
 
 
-def test_client_trusts_the_local_ca_without_configuration(local_env):
+@pytest.mark.parametrize("machine_bundle", [None, "certifi"])
+def test_client_trusts_the_local_ca_without_configuration(local_env, machine_bundle):
     env = local_env.aws_environ()
     for var in ("AWS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
         env.pop(var, None)
+    if machine_bundle:  # a machine-wide AWS_CA_BUNDLE without our CA in it
+        import certifi
+
+        env["AWS_CA_BUNDLE"] = certifi.where()
     out = subprocess.run(
         ["mwaa", "run", "--", "version"], env=env, capture_output=True, timeout=120
     )
@@ -215,3 +220,29 @@ def test_untrusted_certificate_is_a_clear_error(local_env, tmp_path):
     )
     assert out.returncode == ExitStatus.UNREACHABLE
     assert b"AWS_CA_BUNDLE" in out.stderr and b"Traceback" not in out.stderr
+
+
+def test_written_aws_profile_works_for_the_aws_cli_and_mwaa(local_env):
+    aws_dir = local_env.state_dir.parent / "aws"
+    env = {
+        k: v
+        for k, v in local_env.aws_environ().items()
+        if not k.startswith("AWS_") and k not in ("CURL_CA_BUNDLE", "SSL_CERT_FILE")
+    }
+    env |= {
+        "AWS_CONFIG_FILE": str(aws_dir / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(aws_dir / "credentials"),
+        "AWS_PROFILE": "mwaa-local",
+    }
+    assert oct((aws_dir / "credentials").stat().st_mode & 0o777) == "0o600"
+    out = subprocess.run(
+        ["aws", "mwaa", "get-environment", "--name", "local"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["Environment"]["Status"] == "AVAILABLE"
+    env.pop("MWAA_CLI_HOME")  # the CA comes from the profile's ca_bundle, not discovery
+    run = subprocess.run(["mwaa", "run", "--", "version"], env=env, capture_output=True, timeout=60)
+    assert run.returncode == 0, run.stderr

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -30,6 +31,7 @@ from ..wire import (
 )
 from .auth import AuthFailure, SigV4Verifier
 from .executor import Busy, Execution, ExecutorError
+from .metadata_db import MetadataUnavailable
 from .tokens import TokenRejected, TokenSigner
 
 log = logging.getLogger("mwaa_cli.local")
@@ -88,6 +90,8 @@ class LocalApp:
     run_command: Callable[[list[str]], Execution]
     allowlist: Allowlist = field(default=None)  # type: ignore[assignment]
     verifier: SigV4Verifier | None = None  # None: control plane unauthenticated (tests only)
+    preflight: Callable[[], None] | None = None  # raises MetadataUnavailable
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         if self.allowlist is None:
@@ -202,7 +206,12 @@ class LocalApp:
             code = "CommandNotAllowed" if isinstance(exc, CommandNotAllowed) else "BadRequest"
             return _cli_error(400, code, str(exc))
         try:
+            if self.preflight is not None:
+                await run_in_threadpool(self.preflight)
             result = await run_in_threadpool(self.run_command, argv)
+        except MetadataUnavailable as exc:
+            log.error("not running %s: %s", json.dumps(argv), exc)
+            return _cli_error(503, "MetadataDatabaseUnavailable", str(exc))
         except Busy as exc:
             return _cli_error(
                 503, "ServiceUnavailable", f"too many CLI commands at once ({exc}); retry later"
@@ -219,6 +228,14 @@ class LocalApp:
             result.duration * 1000,
         )
         reply = CliReply(result.stdout, result.stderr, result.exit_code)
+        if self.stopping.is_set() and result.exit_code < 0:
+            doc = json.loads(encode_reply(reply))
+            doc.update(
+                error="ServerStopping",
+                message="the local environment is stopping: the command was killed before "
+                "it finished (commands before it are unaffected)",
+            )
+            return JSONResponse(doc, status_code=503)
         if result.timed_out:
             doc = json.loads(encode_reply(reply))
             doc.update(

@@ -50,6 +50,20 @@ class _Limited:
         self.timeout = timeout
         self.concurrency = concurrency
         self._slots = threading.BoundedSemaphore(concurrency)
+        self._running: set[int] = set()  # process groups of commands in flight
+        self._running_lock = threading.Lock()
+
+    def _track(self, pgid: int, running: bool) -> None:
+        with self._running_lock:
+            (self._running.add if running else self._running.discard)(pgid)
+
+    def kill_running(self) -> int:
+        """SIGKILL every command still running (the server is stopping); how many."""
+        with self._running_lock:
+            groups = list(self._running)
+        for pgid in groups:
+            kill_group(pgid)
+        return len(groups)
 
     def run(self, argv: Sequence[str]) -> Execution:
         if not self._slots.acquire(blocking=False):
@@ -66,7 +80,8 @@ class _Limited:
         """Get ready to run commands (no-op by default)."""
 
     def stop(self) -> None:
-        """Release resources (no-op by default)."""
+        """Kill commands still running and release resources."""
+        self.kill_running()
 
 
 class SubprocessExecutor(_Limited):
@@ -94,6 +109,7 @@ class SubprocessExecutor(_Limited):
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group, so a timeout kills all of it
         )
+        self._track(proc.pid, True)
         timed_out = False
         try:
             out, err = proc.communicate(timeout=self.timeout)
@@ -105,6 +121,7 @@ class SubprocessExecutor(_Limited):
             if proc.poll() is None:  # e.g. the server thread was interrupted
                 kill_group(proc.pid)
                 proc.wait()
+            self._track(proc.pid, False)
         return Execution(argv, out, err, proc.returncode, time.monotonic() - start, timed_out)
 
 
@@ -156,6 +173,7 @@ class WarmExecutor(_Limited):
                 raise ExecutorError(f"the warm executor failed to start (exit {code})")
 
     def stop(self) -> None:
+        self.kill_running()
         with self._lock:
             if self._proc is not None and self._proc.poll() is None:
                 self._proc.terminate()
@@ -184,7 +202,11 @@ class WarmExecutor(_Limited):
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 pid = self._submit(sock, argv, out.fileno(), err.fileno())
-                code, timed_out = self._wait(sock, pid)
+                self._track(pid, True)
+                try:
+                    code, timed_out = self._wait(sock, pid)
+                finally:
+                    self._track(pid, False)
             finally:
                 sock.close()
             out.seek(0)

@@ -23,6 +23,7 @@ from .app import EnvironmentInfo, LocalApp
 from .auth import AccessKey, SigV4Verifier, load_or_create_key
 from .components import Supervisor, component_commands
 from .executor import SubprocessExecutor, WarmExecutor
+from .metadata_db import check_sqlite
 from .profile import write_aws_profile
 from .tls import ensure_certificates
 from .tokens import DEFAULT_TTL, TokenSigner
@@ -130,12 +131,14 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
         supervisor.stop()
         raise
     key = load_or_create_key(root / "credentials.json")
-    app = LocalApp(
+    local_app = LocalApp(
         info,
         TokenSigner(home.token_key(), opts.token_ttl),
         executor.run,
         verifier=SigV4Verifier([key], opts.region),
-    ).build()
+        preflight=lambda: check_sqlite(home.db_path),
+    )
+    app = local_app.build()
 
     env_file = root / "env.sh"
     exports = client_environ(endpoint, opts.region, key, tls.ca_bundle if tls else None)
@@ -162,7 +165,17 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
         ssl_certfile=str(tls.server_cert) if tls else None,
         ssl_keyfile=str(tls.server_key) if tls else None,
     )
-    server = uvicorn.Server(config)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            # end commands in flight now: their callers get a clear 503 instead of waiting
+            # out the graceful shutdown and then a dropped connection
+            local_app.stopping.set()
+            if killed := executor.kill_running():
+                _say(f"stopping: killed {killed} command(s) still running")
+            super().handle_exit(sig, frame)
+
+    server = Server(config)
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:

@@ -209,17 +209,24 @@ class Zygote:
         sel = selectors.DefaultSelector()
         sel.register(self.listener, selectors.EVENT_READ)
         sel.register(self.wake_r, selectors.EVENT_READ)
-        while True:
-            for key, _ in sel.select():
-                if key.fileobj is self.listener:
-                    self._accept()
-                else:
-                    try:
-                        while self.wake_r.recv(4096):
+        try:
+            while True:
+                for key, _ in sel.select():
+                    if key.fileobj is self.listener:
+                        self._accept()
+                    else:
+                        try:
+                            while self.wake_r.recv(4096):
+                                pass
+                        except BlockingIOError:
                             pass
-                    except BlockingIOError:
-                        pass
-            self._reap()
+                self._reap()
+        finally:
+            for pid in self.children:  # commands run in their own sessions: end them too
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except OSError:
+                    pass
 
     def _accept(self) -> None:
         conn, _ = self.listener.accept()
