@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from . import config
+from .commands import Allowlist
 from .errors import (
     AuthError,
     CommandNotAllowed,
@@ -22,11 +23,13 @@ from .errors import (
     ServerError,
 )
 from .outcome import infer_exit_code
-from .tokens import CliToken, TokenCache
+from .tokens import CliToken, TokenCache, VersionCache
 from .wire import CLI_PATH, WireError, decode_reply, encode_command
 
 if TYPE_CHECKING:
     import httpx
+
+    from .settings import EnvSettings
 
 DEFAULT_TIMEOUT = 300.0
 _AUTH_CODES = {
@@ -64,6 +67,14 @@ class Result:
         return self.stdout.decode("utf-8", errors="replace")
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A command ready to send, and what was changed on the way (for stderr)."""
+
+    argv: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+
 class Client:
     """Runs Airflow CLI commands on one MWAA environment (or a local one).
 
@@ -83,8 +94,15 @@ class Client:
         endpoint_url: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         cache_tokens: bool = True,
+        airflow_version: str | None = None,
+        allow: Sequence[str] = (),
+        deny: Sequence[str] = (),
+        proxy: str | None = None,
     ) -> None:
         self._env = env or config.default_env()
+        self._airflow_version = airflow_version
+        self.allow, self.deny = tuple(allow), tuple(deny)
+        self.proxy = proxy
         self.region = region
         self.profile = profile
         self.endpoint_url = endpoint_url
@@ -94,7 +112,25 @@ class Client:
         self._custom_endpoint: str | None = None
         self._token: CliToken | None = None
         self._ca_bundle = ""
+        self.session: Any = None  # the boto3 session, once the mwaa client exists
         self._cache = TokenCache(config.state_dir() / "tokens") if cache_tokens else None
+
+    @classmethod
+    def from_settings(cls, settings: EnvSettings, **kwargs: Any) -> Client:
+        """A client for resolved settings (see :func:`mwaa_cli.settings.resolve`)."""
+        proxy_source = settings.sources.get("proxy", "")
+        return cls(
+            settings.name,
+            region=settings.region,
+            profile=settings.profile,
+            endpoint_url=settings.endpoint_url,
+            airflow_version=settings.airflow_version,
+            allow=settings.allow,
+            deny=settings.deny,
+            # proxies from HTTPS_PROXY/ALL_PROXY are left to httpx, which also honours NO_PROXY
+            proxy=settings.proxy if not proxy_source.startswith("env") else None,
+            **kwargs,
+        )
 
     # -- control plane -----------------------------------------------------------------
 
@@ -112,6 +148,7 @@ class Client:
 
         try:
             session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
+            self.session = session
             boto_config = Config(retries={"max_attempts": 3, "mode": "standard"})
             client = session.client("mwaa", endpoint_url=self.endpoint_url, config=boto_config)
             # a local environment of ours on loopback: trust its CA (its bundle also holds
@@ -135,6 +172,12 @@ class Client:
             self._custom_endpoint = endpoint
             client.meta.config.inject_host_prefix = False
         return client
+
+    @property
+    def ca_bundle(self) -> str:
+        """The CA file the web server is verified with ("" = the default roots)."""
+        _ = self.mwaa
+        return self._ca_bundle
 
     def _call(self, operation: str, **params: Any) -> dict:
         import botocore.exceptions as bx
@@ -205,6 +248,65 @@ class Client:
         """GetEnvironment for every environment in the region."""
         return [self.get_environment(n) for n in self.list_environment_names()]
 
+    def airflow_version(self) -> str:
+        """The environment's Airflow version: configured, else GetEnvironment (cached 5 min)."""
+        if self._airflow_version:
+            return self._airflow_version
+        key = self._cache_key()
+        cache = VersionCache(config.state_dir() / "cache") if key else None
+        version = cache.get(key) if cache and key else None
+        if version is None:
+            version = str(self.get_environment().get("AirflowVersion") or "")
+            if not version:
+                raise ProtocolError("GetEnvironment did not say which Airflow version runs")
+            if cache is not None and (key := self._cache_key()):
+                cache.put(key, version)
+        self._airflow_version = version
+        return version
+
+    def allowlist(self) -> Allowlist:
+        """The commands this environment accepts (its version's list, plus config overrides)."""
+        return Allowlist.for_version(self.airflow_version()).with_overrides(self.allow, self.deny)
+
+    def prepare(
+        self, args: Sequence[str], *, translate: bool = True, force: bool = False
+    ) -> Prepared:
+        """``args`` as they should be sent to this environment: old syntax translated, checked
+        against the allowlist (unless ``force``), ``--yes`` added where Airflow would prompt."""
+        from .translate import add_yes
+        from .translate import translate as rewrite
+
+        argv = [str(a) for a in args]
+        notes: list[str] = []
+        if not argv:
+            raise CommandNotAllowed("no Airflow command given, e.g. 'dags list'")
+        allowlist = self.allowlist()
+        if translate:
+            argv, note = rewrite(argv, allowlist.major)
+            notes += [note] if note else []
+        try:
+            command = allowlist.command_of(argv)
+        except CommandNotAllowed as exc:
+            if not force:
+                raise CommandNotAllowed(
+                    f"{exc} (Airflow {self.airflow_version()} on '{self.env}'; --force sends "
+                    "it anyway)"
+                ) from exc
+            command = " ".join(argv[:2])
+        argv, note = add_yes(argv, command, allowlist.major)
+        notes += [note] if note else []
+        return Prepared(tuple(argv), tuple(notes))
+
+    def request_preview(self, args: Sequence[str]) -> dict[str, Any]:
+        """The exact CLI request :meth:`run` would send, token masked (for ``--dry-run``)."""
+        token = self.token()
+        return {
+            "method": "POST",
+            "url": token.cli_url or self.cli_url(token.webserver_hostname),
+            "headers": {"Authorization": "Bearer ***", "Content-Type": "text/plain"},
+            "body": encode_command(tuple(str(a) for a in args)),
+        }
+
     def create_cli_token(self) -> CliToken:
         """A new token from CreateCliToken (with the CLI endpoint URL it is good for)."""
         reply = self._call("create_cli_token", Name=self.env)
@@ -271,6 +373,7 @@ class Client:
                 verify = ssl.create_default_context(cafile=ca_bundle)
             self._http = httpx.Client(
                 verify=verify,
+                proxy=self.proxy or None,
                 timeout=httpx.Timeout(self.timeout, connect=10.0),
                 follow_redirects=True,  # 307/308 keep POST and body (Airflow 3 environments)
                 max_redirects=3,

@@ -30,6 +30,7 @@ class Allowlist:
 
     commands: frozenset[str]
     forbidden_flags: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    major: int = 3  # the Airflow major version it is for
 
     @classmethod
     def for_version(cls, airflow_version: str) -> Allowlist:
@@ -44,7 +45,32 @@ class Allowlist:
             if _version_tuple(min_version) <= wanted
         )
         flags = {k: tuple(v) for k, v in data["forbidden_flags"].items()}
-        return cls(allowed, flags)
+        return cls(allowed, flags, int(major) if major in data else 3)
+
+    def with_overrides(self, allow: Sequence[str] = (), deny: Sequence[str] = ()) -> Allowlist:
+        """This list plus ``allow`` minus ``deny`` (a config file's per-environment overrides)."""
+        return Allowlist((self.commands | set(allow)) - set(deny), self.forbidden_flags, self.major)
+
+    def did_you_mean(self, argv: Sequence[str]) -> list[str]:
+        """Allowed commands ``argv`` may have meant: its spelling in this Airflow version
+        (``list_dags`` -> ``dags list``), then near misses (``dags lst``, ``dag list``)."""
+        import difflib
+
+        from .translate import translate
+
+        hints = []
+        translated, _ = translate(argv, self.major)
+        if translated != list(argv):
+            hints.append(" ".join(translated))
+        by_plain = {c.replace("-", " "): c for c in self.commands}
+        for guess in (" ".join(argv[:2]), argv[0]):
+            spelled = guess.replace("_", " ").replace("-", " ")
+            for close in difflib.get_close_matches(spelled, list(by_plain), n=3, cutoff=0.6):
+                if by_plain[close] not in hints:
+                    hints.append(by_plain[close])
+            if len(hints) >= 3:
+                break
+        return hints[:3]
 
     @property
     def groups(self) -> frozenset[str]:
@@ -61,12 +87,15 @@ class Allowlist:
             )
         if head in self.groups:
             if len(argv) < 2 or argv[1].startswith("-"):
-                raise CommandNotAllowed(f"'{head}' needs a subcommand, e.g. '{head} list'")
+                hints = self.did_you_mean(argv)[:1] or [f"{head} list"]
+                raise CommandNotAllowed(f"'{head}' needs a subcommand; did you mean '{hints[0]}'?")
             key = f"{head} {argv[1]}"
         else:
             key = head
         if key not in self.commands:
-            raise CommandNotAllowed(f"'{key}' is not a command MWAA accepts")
+            hints = self.did_you_mean(argv)
+            hint = f"; did you mean {' or '.join(repr(h) for h in hints)}?" if hints else ""
+            raise CommandNotAllowed(f"'{key}' is not a command MWAA accepts{hint}")
         self._check_flags(key, argv[len(key.split(" ")) :])
         return key
 

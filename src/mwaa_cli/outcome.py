@@ -19,12 +19,27 @@ _FAILURE_PATTERNS = [
 _USAGE = re.compile(rb"^airflow( [\w-]+)*: error: ", re.M)
 
 
-def infer_exit_code(stderr: bytes) -> int:
-    """0 unless stderr shows a traceback, an Airflow exception, a usage or not-found error.
+_TRACEBACK = _FAILURE_PATTERNS[0]
+# ERROR/CRITICAL log records, classic ("[…] {…} ERROR - …") and structlog ("… [error    ] …")
+_ERROR_LOG = re.compile(
+    rb"^(\[[^\]]*\]\s*(\{[^}]*\}\s*)?(ERROR|CRITICAL)\b|\S+\s+\[(error|critical)\s*\])", re.M
+)
 
-    Usage errors give 2 (as argparse would), other failures 1. Warnings and log lines on
-    stderr do not count as failure.
+
+def infer_exit_code(stderr: bytes, mode: str = "default") -> int:
+    """The exit code a reply without one (real MWAA) most likely had, from its stderr.
+
+    default: 0 unless stderr shows a traceback, an Airflow exception, an argparse usage error
+    or a not-found error; usage errors give 2 (as argparse would), other failures 1.
+    Warnings and log lines do not count. ``strict`` also fails on ERROR/CRITICAL log lines;
+    ``lenient`` fails only on a traceback or a usage error.
     """
     if _USAGE.search(stderr):
         return 2
-    return 1 if any(p.search(stderr) for p in _FAILURE_PATTERNS) else 0
+    if mode == "lenient":
+        return 1 if _TRACEBACK.search(stderr) else 0
+    if any(p.search(stderr) for p in _FAILURE_PATTERNS):
+        return 1
+    if mode == "strict" and _ERROR_LOG.search(stderr):
+        return 1
+    return 0

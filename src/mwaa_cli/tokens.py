@@ -92,3 +92,35 @@ class TokenCache:
             self._path(key).unlink()
         except OSError:
             pass
+
+
+class VersionCache:
+    """Environments' Airflow versions on disk for a few minutes (a version changes only
+    with an environment update, which takes MWAA far longer than that)."""
+
+    TTL = 300.0
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _path(self, key: tuple[str, ...]) -> Path:
+        digest = hashlib.sha256("\0".join(("version", *key)).encode()).hexdigest()[:32]
+        return self.directory / f"{digest}.version"
+
+    def get(self, key: tuple[str, ...]) -> str | None:
+        try:
+            path = self._path(key)
+            if time.time() - path.stat().st_mtime > self.TTL:
+                return None
+            return path.read_text().strip() or None
+        except OSError:
+            return None
+
+    def put(self, key: tuple[str, ...], version: str) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp = self._path(key).with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(version)
+            os.replace(tmp, self._path(key))
+        except OSError:
+            pass

@@ -1,0 +1,95 @@
+"""``mwaa local serve``: the local MWAA-compatible environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .. import config
+
+
+@click.group()
+def local() -> None:
+    """The local MWAA-compatible environment (needs the 'local' extra)."""
+
+
+@local.command()
+@click.option("--name", default="local", show_default=True, help="environment name")
+@click.option(
+    "--dags",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="DAGs folder [default: the bundled sample DAGs]",
+)
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    help=f"state folder [default: ${config.HOME_VAR}/local/NAME]",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to bind")
+@click.option("--port", default=8780, show_default=True, help="endpoint port (0: any free)")
+@click.option("--api-port", default=0, help="Airflow API server/UI port [default: a free one]")
+@click.option("--region", default="us-east-1", show_default=True, help="region it reports")
+@click.option(
+    "--no-scheduler",
+    is_flag=True,
+    help="CLI only: no scheduler, DAG processor, triggerer or API server",
+)
+@click.option(
+    "--command-timeout",
+    default=300.0,
+    show_default=True,
+    help="seconds a CLI command may run before it is killed",
+)
+@click.option(
+    "--concurrency",
+    default=4,
+    show_default=True,
+    help="CLI commands run at once; more get 503, like MWAA",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["warm", "subprocess"]),
+    default="warm",
+    show_default=True,
+    help="warm: fork each command from a pre-imported Airflow (fast); "
+    "subprocess: a cold `airflow` process per command",
+)
+@click.option("--token-ttl", default=60.0, show_default=True, help="CLI token lifetime, seconds")
+@click.option(
+    "--insecure-http",
+    is_flag=True,
+    help="serve plain HTTP instead of HTTPS with the environment's local CA",
+)
+@click.option(
+    "--write-profile",
+    metavar="PROFILE",
+    help="also write the endpoint, key pair and CA as this AWS profile (~/.aws/config)",
+)
+def serve(**opts) -> None:
+    """Start a local environment in the foreground; Ctrl-C stops it."""
+    try:
+        from .local.serve import ServeOptions
+        from .local.serve import serve as run_server
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the local environment needs the 'local' extra ({exc.name} is missing): "
+            "pip install 'mwaa-cli[local]'"
+        ) from exc
+    options = ServeOptions(
+        name=opts["name"],
+        home=opts["home"],
+        dags=opts["dags"],
+        host=opts["host"],
+        port=opts["port"],
+        api_port=opts["api_port"],
+        region=opts["region"],
+        scheduler=not opts["no_scheduler"],
+        command_timeout=opts["command_timeout"],
+        concurrency=opts["concurrency"],
+        token_ttl=opts["token_ttl"],
+        executor=opts["executor"],
+        tls=not opts["insecure_http"],
+        write_profile=opts["write_profile"],
+    )
+    raise SystemExit(run_server(options, config.state_dir()))

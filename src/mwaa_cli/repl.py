@@ -1,0 +1,162 @@
+"""The interactive ``mwaa shell``: prompt_toolkit with history and completion of the
+environment's allowed commands, DAG ids and variable keys."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from .client import Client
+from .commands import Allowlist
+from .errors import MwaaError
+
+BUILTINS = ("help", "exit", "quit")
+# commands whose next positional argument is a DAG id / a variable key
+_TAKES_DAG = {
+    "dags delete", "dags list-runs", "dags next-execution", "dags pause", "dags unpause",
+    "dags report", "dags show", "dags state", "dags test", "dags trigger", "tasks clear",
+    "tasks failed-deps", "tasks list", "tasks render", "tasks run", "tasks state",
+    "tasks states-for-dag-run", "tasks test", "dags backfill",
+}  # fmt: skip
+_TAKES_VARIABLE = {"variables get", "variables set", "variables delete"}
+
+
+class Names:
+    """DAG ids and variable keys, fetched once (on first use) from the environment."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self._cache: dict[str, list[str]] = {}
+
+    def _fetch(self, argv: list[str], key: str) -> list[str]:
+        if key not in self._cache:
+            try:
+                result = self.client.run(argv)
+                lines = result.stdout.decode(errors="replace").splitlines()
+                # Airflow 3 may log a line before the JSON; take the JSON line
+                doc = json.loads(next((ln for ln in lines if ln.startswith("[")), "[]"))
+                self._cache[key] = sorted({str(row.get(key, "")) for row in doc} - {""})
+            except (MwaaError, ValueError, AttributeError):
+                self._cache[key] = []
+        return self._cache[key]
+
+    def dag_ids(self) -> list[str]:
+        return self._fetch(["dags", "list", "-o", "json"], "dag_id")
+
+    def variable_keys(self) -> list[str]:
+        return self._fetch(["variables", "list", "-o", "json"], "key")
+
+
+def candidates(words: Sequence[str], allowlist: Allowlist, names: Names) -> list[str]:
+    """What may come next after the complete ``words`` (the word being typed excluded)."""
+    if not words:
+        tops = {c.split(" ")[0] for c in allowlist.commands}
+        return sorted(tops | set(BUILTINS))
+    head = words[0]
+    if len(words) == 1 and head in allowlist.groups:
+        return sorted(c.split(" ", 1)[1] for c in allowlist.commands if c.startswith(head + " "))
+    command = " ".join(words[:2])
+    positional = [w for w in words[2:] if not w.startswith("-")]
+    if command in _TAKES_DAG and not positional:
+        return names.dag_ids()
+    if command in _TAKES_VARIABLE and not positional:
+        return names.variable_keys()
+    if command == "backfill create" and words[-1] == "--dag-id":
+        return names.dag_ids()
+    return []
+
+
+def make_completer(allowlist: Allowlist, names: Names):
+    from prompt_toolkit.completion import Completer, Completion
+
+    class AirflowCompleter(Completer):
+        def get_completions(self, document, complete_event) -> Iterable[Completion]:
+            text = document.text_before_cursor
+            try:
+                words = shlex.split(text)
+            except ValueError:
+                return
+            typing = bool(text) and not text[-1].isspace() and bool(words)
+            current = words.pop() if typing else ""
+            if words and words[0] == "airflow":
+                words = words[1:]
+            for option in candidates(words, allowlist, names):
+                if option.startswith(current):
+                    yield Completion(option, start_position=-len(current))
+
+    return AirflowCompleter()
+
+
+def help_text(allowlist: Allowlist, env: str, version: str) -> str:
+    commands = sorted(allowlist.commands)
+    return (
+        f"Airflow {version} on '{env}' accepts:\n  "
+        + "\n  ".join(commands)
+        + "\nOld syntax (list_dags, trigger_dag …) is translated. exit, quit or Ctrl-D leave."
+    )
+
+
+def loop(
+    client: Client,
+    execute: Callable[[list[str]], int],
+    history: Path,
+    *,
+    interactive: bool | None = None,
+) -> int:
+    """Read commands until EOF/exit, run each with ``execute``; the last exit code."""
+    env, version = client.env, client.airflow_version()
+    allowlist = client.allowlist()
+    interactive = sys.stdin.isatty() if interactive is None else interactive
+    if interactive:
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.history import FileHistory
+
+        history.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        session = PromptSession(
+            history=FileHistory(str(history)),
+            completer=make_completer(allowlist, Names(client)),
+            complete_while_typing=False,
+        )
+        print(f"mwaa shell: {env} (Airflow {version}). 'help' lists commands; Ctrl-D leaves.")
+
+        def read() -> str:
+            return session.prompt(f"{env}> ")
+
+    else:
+
+        def read() -> str:
+            line = sys.stdin.readline()
+            if not line:
+                raise EOFError
+            return line
+
+    last = 0
+    while True:
+        try:
+            line = read().strip()
+        except KeyboardInterrupt:
+            continue
+        except EOFError:
+            break
+        if not line or line.startswith("#"):
+            continue
+        if line in ("exit", "quit"):
+            break
+        if line == "help":
+            print(help_text(allowlist, env, version))
+            continue
+        try:
+            argv = shlex.split(line)
+        except ValueError as exc:
+            print(f"mwaa: {exc}", file=sys.stderr)
+            last = 2
+            continue
+        if argv[0] == "airflow":
+            argv = argv[1:]
+        last = execute(argv)
+        if last and interactive:
+            print(f"[exit {last}]", file=sys.stderr)
+    return last

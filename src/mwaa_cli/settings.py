@@ -1,0 +1,159 @@
+"""Named environments from a TOML config file, and how flags, env vars and the file combine.
+
+``config.toml`` lives in the platform's config dir (``click.get_app_dir``: ``~/.config/mwaa-cli``
+on Linux, ``~/Library/Application Support/mwaa-cli`` on macOS), or wherever ``MWAA_CLI_CONFIG``
+points::
+
+    default_env = "prod"
+
+    [envs.prod]
+    name = "analytics-prod"          # the MWAA environment name (default: the table's key)
+    region = "eu-west-1"
+    profile = "prod-sso"
+    # endpoint_url = "https://127.0.0.1:8780"   # e.g. a local environment
+    # airflow_version = "2.10.3"                 # skip asking GetEnvironment
+    # allow = ["dags test"]                      # allowlist overrides
+    # deny = ["db clean"]
+    # proxy = "socks5h://127.0.0.1:8157"         # the bastion tunnel to a private web server
+
+Every setting resolves flag > environment variable > config file > default.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_VAR = "MWAA_CLI_CONFIG"
+
+# setting -> the environment variables that set it, in order
+ENV_VARS: dict[str, tuple[str, ...]] = {
+    "env": ("MWAA_ENV",),
+    "region": ("AWS_REGION", "AWS_DEFAULT_REGION"),
+    "profile": ("AWS_PROFILE",),
+    "endpoint_url": ("AWS_ENDPOINT_URL_MWAA", "AWS_ENDPOINT_URL"),
+    "airflow_version": ("MWAA_AIRFLOW_VERSION",),
+    "proxy": ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"),
+}
+_ENV_KEYS = {
+    "name",
+    "region",
+    "profile",
+    "endpoint_url",
+    "airflow_version",
+    "allow",
+    "deny",
+    "proxy",
+}
+
+
+def config_path(environ: Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    if environ.get(CONFIG_VAR):
+        return Path(environ[CONFIG_VAR]).expanduser()
+    import click
+
+    return Path(click.get_app_dir("mwaa-cli")) / "config.toml"
+
+
+def load_file(path: Path) -> dict:
+    """The parsed config file ({} when there is none); a clear error when it is invalid."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file {path}: {exc}") from exc
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    envs = doc.get("envs", {})
+    if not isinstance(envs, dict) or not all(isinstance(v, dict) for v in envs.values()):
+        raise ConfigError(f"{path}: [envs.NAME] tables expected")
+    for alias, table in envs.items():
+        unknown = set(table) - _ENV_KEYS
+        if unknown:
+            raise ConfigError(
+                f"{path}: [envs.{alias}] has unknown keys {sorted(unknown)}; "
+                f"known: {sorted(_ENV_KEYS)}"
+            )
+        for key in ("allow", "deny"):
+            if not isinstance(table.get(key, []), list):
+                raise ConfigError(f"{path}: [envs.{alias}] {key} must be a list of commands")
+    return doc
+
+
+@dataclass(frozen=True)
+class EnvSettings:
+    """Where and how to reach one environment, with where each value came from."""
+
+    alias: str | None = None  # the [envs.ALIAS] table used, if any
+    name: str | None = None  # the MWAA environment name (None: the only one in the region)
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    airflow_version: str | None = None
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    proxy: str | None = None
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+
+
+def resolve(
+    flags: Mapping[str, str | None],
+    environ: Mapping[str, str] | None = None,
+    file: Mapping | None = None,
+) -> EnvSettings:
+    """Combine ``flags`` (``env``, ``region``, ``profile``, ``endpoint_url``,
+    ``airflow_version``, ``proxy``), environment variables and the config ``file``."""
+    environ = os.environ if environ is None else environ
+    file = load_file(config_path(environ)) if file is None else file
+    sources: dict[str, str] = {}
+
+    def from_flag_or_env(key: str) -> str | None:
+        if flags.get(key):
+            sources[key] = "flag"
+            return flags[key]
+        for var in ENV_VARS[key]:
+            if environ.get(var):
+                sources[key] = f"env {var}"
+                return environ[var]
+        return None
+
+    selector = from_flag_or_env("env")
+    if selector is None and file.get("default_env"):
+        selector, sources["env"] = str(file["default_env"]), "file default_env"
+    envs = file.get("envs", {})
+    table = envs.get(selector, {}) if selector else {}
+    values: dict[str, object] = {}
+    for key in ("region", "profile", "endpoint_url", "airflow_version", "proxy"):
+        value = from_flag_or_env(key)
+        if value is None and table.get(key):
+            value, sources[key] = str(table[key]), f"file [envs.{selector}]"
+        values[key] = value
+    name = str(table.get("name") or selector) if selector else None
+    if selector and selector in envs:
+        sources["name"] = f"file [envs.{selector}]"
+    return EnvSettings(
+        alias=selector if selector in envs else None,
+        name=name,
+        allow=tuple(table.get("allow", ())),
+        deny=tuple(table.get("deny", ())),
+        sources=sources,
+        **values,  # type: ignore[arg-type]
+    )
+
+
+def configured_aliases(file: Mapping) -> list[str]:
+    return sorted(file.get("envs", {}))
