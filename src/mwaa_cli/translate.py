@@ -9,6 +9,7 @@ target major version and says what it did; every rule is in :data:`RULES` with a
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -323,8 +324,8 @@ def translate(argv: Sequence[str], major: int) -> tuple[list[str], str | None]:
         new = rule.rewrite(argv, major)
         if new != argv:
             return new, (
-                f"translated Airflow {rule.source} syntax '{' '.join(argv[:2])}…' to "
-                f"'{' '.join(new)}' for Airflow {major}.x (--no-translate sends it as typed)"
+                f"translated Airflow {rule.source} syntax '{rule.match}' for Airflow {major}: "
+                f"sending '{shlex.join(new)}' (--no-translate sends it as typed)"
             )
         return argv, None
     return argv, None

@@ -78,7 +78,10 @@ def show(name: str | None, as_json: bool, **conn) -> None:
         if value in (None, [], ""):
             continue
         shown = ", ".join(value) if isinstance(value, list) else value
-        rows.append((key, shown, settings.sources.get(key, "default")))
+        source = settings.sources.get(key) or (
+            settings.sources.get("env") if key == "name" else None
+        )
+        rows.append((key, shown, source or "default"))
     _table(rows)
     click.echo("")
     fields = [

@@ -66,11 +66,18 @@ def local() -> None:
     metavar="PROFILE",
     help="also write the endpoint, key pair and CA as this AWS profile (~/.aws/config)",
 )
+@click.option(
+    "--webserver-access-mode",
+    type=click.Choice(["PUBLIC_ONLY", "PRIVATE_ONLY"]),
+    default="PUBLIC_ONLY",
+    show_default=True,
+    help="the access mode GetEnvironment reports (rehearse a private environment)",
+)
 def serve(**opts) -> None:
     """Start a local environment in the foreground; Ctrl-C stops it."""
     try:
-        from .local.serve import ServeOptions
-        from .local.serve import serve as run_server
+        from ..local.serve import ServeOptions
+        from ..local.serve import serve as run_server
     except ImportError as exc:
         raise click.ClickException(
             f"the local environment needs the 'local' extra ({exc.name} is missing): "
@@ -91,5 +98,6 @@ def serve(**opts) -> None:
         executor=opts["executor"],
         tls=not opts["insecure_http"],
         write_profile=opts["write_profile"],
+        access_mode=opts["webserver_access_mode"],
     )
     raise SystemExit(run_server(options, config.state_dir()))

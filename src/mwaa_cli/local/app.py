@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -52,6 +55,7 @@ class EnvironmentInfo:
     account: str = "000000000000"
     airflow_ui_url: str | None = None
     status: str = "AVAILABLE"
+    access_mode: str = "PUBLIC_ONLY"  # what it reports; it is reachable either way
 
     @property
     def arn(self) -> str:
@@ -64,7 +68,7 @@ class EnvironmentInfo:
             "Status": self.status,
             "AirflowVersion": self.airflow_version,
             "WebserverUrl": self.webserver_hostname,
-            "WebserverAccessMode": "PUBLIC_ONLY",
+            "WebserverAccessMode": self.access_mode,
             "CreatedAt": self.created_at,
             "EnvironmentClass": "mw1.local",
             "ExecutionRoleArn": f"arn:aws:iam::{self.account}:role/mwaa-local",
@@ -103,9 +107,12 @@ class LocalApp:
         key = "Message" if code == "AccessDeniedException" else "message"
         return JSONResponse({key: message}, status_code=status, headers={"x-amzn-ErrorType": code})
 
-    async def _authenticate(self, request: Request) -> JSONResponse | None:
+    async def _authenticate(
+        self, request: Request, verifier: SigV4Verifier | None = None
+    ) -> JSONResponse | None:
         """None when the request carries a valid SigV4 signature, else the AWS error."""
-        if self.verifier is None:
+        verifier = verifier or self.verifier
+        if verifier is None:
             return None
         body = await request.body()
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
@@ -115,7 +122,7 @@ class LocalApp:
             url += "?" + query.decode()
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
-            key_id = self.verifier.verify(request.method, url, headers, body)
+            key_id = verifier.verify(request.method, url, headers, body)
         except AuthFailure as exc:
             log.warning("refused %s %s: %s", request.method, request.url.path, exc.code)
             return self._aws_error(exc.status, exc.code, exc.message)
@@ -178,6 +185,37 @@ class LocalApp:
         if request.query_params.get("NextToken"):
             return self._aws_error(400, "ValidationException", "invalid NextToken")
         return JSONResponse({"Environments": [self.env.name]})
+
+    async def sts(self, request: Request) -> Response:
+        """STS GetCallerIdentity (query protocol), so that identity checks work locally."""
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        action = (form.get("Action") or [""])[0]
+        if action != "GetCallerIdentity":
+            return _sts_error(400, "InvalidAction", f"{action[:50]!r} is not supported here")
+        if self.verifier is not None:
+            sts_verifier = SigV4Verifier(list(self.verifier.keys), self.verifier.region, "sts")
+            if (error := await self._authenticate(request, sts_verifier)) is not None:
+                doc = json.loads(error.body)
+                code = error.headers.get("x-amzn-ErrorType", "AccessDenied").removesuffix(
+                    "Exception"
+                )
+                code = {
+                    "UnrecognizedClient": "InvalidClientTokenId",
+                    "InvalidSignature": "SignatureDoesNotMatch",
+                }.get(code, code)
+                return _sts_error(error.status_code, code, doc.get("message", ""))
+        key_id = getattr(request.state, "access_key_id", "AKIAUNSIGNED")
+        account = self.env.account
+        body = (
+            '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            "<GetCallerIdentityResult>"
+            f"<Arn>arn:aws:iam::{account}:user/mwaa-local-{escape(self.env.name)}</Arn>"
+            f"<UserId>{escape(key_id)}</UserId><Account>{account}</Account>"
+            "</GetCallerIdentityResult>"
+            f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+            "</GetCallerIdentityResponse>"
+        )
+        return Response(body, media_type="text/xml")
 
     # -- data plane ----------------------------------------------------------------------
 
@@ -253,6 +291,7 @@ class LocalApp:
             Route("/webtoken/{name:path}", self.create_web_login_token, methods=["POST"]),
             Route("/environments/{name:path}", self.get_environment, methods=["GET"]),
             Route("/environments", self.list_environments, methods=["GET"]),
+            Route("/", self.sts, methods=["POST"]),
             Route(CLI_PATH, self.cli, methods=["POST"]),
             Route(CLI_PATH_V3, self.cli, methods=["POST"]),
         ]
@@ -260,6 +299,15 @@ class LocalApp:
             routes=routes,
             exception_handlers={HTTPException: _http_error, Exception: _internal_error},
         )
+
+
+def _sts_error(status: int, code: str, message: str) -> Response:
+    body = (
+        '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'
+        f"<Type>Sender</Type><Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
+        f"</Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+    )
+    return Response(body, status_code=status, media_type="text/xml")
 
 
 def _cli_error(status: int, code: str, message: str) -> JSONResponse:

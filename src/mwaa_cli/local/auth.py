@@ -63,6 +63,7 @@ class SigV4Verifier:
     """Checks that a request was signed (service ``airflow``) with a known key."""
 
     def __init__(self, keys: list[AccessKey], region: str, service: str = "airflow") -> None:
+        self.keys = tuple(keys)
         self._secrets = {k.access_key_id: k.secret_access_key for k in keys}
         self.region = region
         self.service = service

@@ -49,7 +49,16 @@ def write_aws_profile(
     header = name if name == "default" else f"profile {name}"
     text = config_path.read_text() if config_path.exists() else ""
     text = upsert_section(text, header, settings)
-    text = upsert_section(text, f"services {services}", ["mwaa =", f"  endpoint_url = {endpoint}"])
+    text = upsert_section(
+        text,
+        f"services {services}",
+        [
+            "mwaa =",
+            f"  endpoint_url = {endpoint}",
+            "sts =",
+            f"  endpoint_url = {endpoint}",
+        ],
+    )
     config_path.parent.mkdir(parents=True, exist_ok=True)
     write_private(config_path, text.encode())
     creds = credentials_path.read_text() if credentials_path.exists() else ""

@@ -45,6 +45,7 @@ class ServeOptions:
     executor: str = "warm"  # or "subprocess": a cold `airflow` process per command
     tls: bool = True  # False: --insecure-http
     write_profile: str | None = None  # also write these settings as a named AWS profile
+    access_mode: str = "PUBLIC_ONLY"  # reported by GetEnvironment (to rehearse PRIVATE_ONLY)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -68,6 +69,7 @@ def client_environ(
     """What any AWS tool (and curl, and Python's ssl) needs to talk to the local environment."""
     environ = {
         "AWS_ENDPOINT_URL_MWAA": endpoint,
+        "AWS_ENDPOINT_URL_STS": endpoint,  # GetCallerIdentity answers for the local key pair
         "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
         "AWS_DEFAULT_REGION": region,
         "AWS_ACCESS_KEY_ID": key.access_key_id,
@@ -120,6 +122,7 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
         created_at=float(state["created_at"]),
         region=opts.region,
         airflow_ui_url=f"127.0.0.1:{api_port}" if opts.scheduler else None,
+        access_mode=opts.access_mode,
     )
     supervisor = Supervisor(airflow_command(), home.environ(), root / "logs", report=_say)
     if opts.scheduler:
