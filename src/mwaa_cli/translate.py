@@ -68,8 +68,18 @@ def _dags_trigger(argv: Argv, major: int) -> Argv:
     return ["dags", "trigger", *_trigger(argv[2:], major)]
 
 
+# options (of the commands rewritten here, any version) that take a value
+_VALUED = {
+    "-c", "--conf", "-s", "--start-date", "--start_date", "-e", "--end-date", "--end_date",
+    "-t", "--task-regex", "--task_regex", "--pool", "--delay-on-limit", "-S", "--subdir",
+    "--from-date", "--to-date", "--dag-run-conf", "--max-active-runs", "--reprocess-behavior",
+    "--state", "-o", "--output", "-r", "--run-id", "--run_id", "-l", "--logical-date",
+    "--exec-date", "--exec_date",
+}  # fmt: skip
+
+
 def _positional_dag(args: Argv) -> tuple[str | None, Argv]:
-    """Split a ``-d/--dag-id D`` (or a leading positional D) out of ``args``."""
+    """Split the DAG id (``-d/--dag-id D``, or the first positional) out of ``args``."""
     rest: Argv = []
     dag = None
     i = 0
@@ -81,10 +91,15 @@ def _positional_dag(args: Argv) -> tuple[str | None, Argv]:
         if arg.startswith(("--dag-id=", "--dag_id=")):
             dag, i = arg.split("=", 1)[1], i + 1
             continue
+        if arg in _VALUED and i + 1 < len(args):
+            rest += args[i : i + 2]
+            i += 2
+            continue
+        if dag is None and not arg.startswith("-"):
+            dag, i = arg, i + 1
+            continue
         rest.append(arg)
         i += 1
-    if dag is None and rest and not rest[0].startswith("-"):
-        dag, rest = rest[0], rest[1:]
     return dag, rest
 
 
