@@ -95,6 +95,7 @@ class LocalEnv:
         env = dict(os.environ)
         env.update(
             AWS_ENDPOINT_URL_MWAA=self.endpoint,
+            AWS_ENDPOINT_URL_STS=self.endpoint,
             AWS_DISABLE_HOST_PREFIX_INJECTION="true",
             AWS_DEFAULT_REGION="us-east-1",
             AWS_ACCESS_KEY_ID=self.key["AccessKeyId"],
@@ -109,11 +110,13 @@ class LocalEnv:
         env.pop("AWS_PROFILE", None)
         return env
 
-    def mwaa(self, *args: str, check: bool = False) -> subprocess.CompletedProcess:
+    def mwaa(
+        self, *args: str, check: bool = False, env: dict | None = None
+    ) -> subprocess.CompletedProcess:
         """The real `mwaa` console script in a subprocess."""
         return subprocess.run(
             [str(BIN / "mwaa"), *args],
-            env=self.aws_environ(),
+            env=self.aws_environ() if env is None else env,
             capture_output=True,
             timeout=300,
             check=check,

@@ -1,7 +1,7 @@
 """Every translation rule whose target is the installed Airflow's major version, executed
 against the real local Airflow: the old spelling, translated by `mwaa run`, must do exactly
 what the new spelling does when run directly. Plus the automatic --yes, and `doctor` on an
-environment that reports PRIVATE_ONLY.
+environment that reports PRIVATE_ONLY (`--webserver-access-mode`).
 
 Its own CLI-only environment (`--no-scheduler`), so that pausing, triggering, backfilling and
 deleting sample DAGs does not disturb other tests.
@@ -50,7 +50,12 @@ RUN_HERE = [r for r in RULES if MAJOR in r.targets]
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    local = start_local_env(tmp_path_factory.mktemp("translate"), "--no-scheduler")
+    local = start_local_env(
+        tmp_path_factory.mktemp("translate"),
+        "--no-scheduler",
+        "--webserver-access-mode",
+        "PRIVATE_ONLY",
+    )
     assert local.mwaa("run", "--", "dags", "reserialize").returncode == 0
     # a run on DAY, for the commands that look one up
     trig = local.airflow("dags", "trigger", "hello_mwaa", "-l", f"{DAY}T00:00:00+00:00")
@@ -119,3 +124,12 @@ def test_force_sends_what_the_client_would_refuse(env):
     out = env.mwaa("run", "--force", "--no-translate", "--", "list_dags")
     assert out.returncode == 65
     assert b"the web server refused the command" in out.stderr  # the server's own check
+
+
+def test_doctor_explains_a_private_web_server(env):
+    out = env.mwaa("doctor")
+    text = out.stdout.decode()
+    assert out.returncode == 0, text  # a warning, not a failure: it is reachable from here
+    assert "! access mode  PRIVATE_ONLY" in text
+    assert "socks5h://127.0.0.1:8157" in text and "bastion" in text.lower()
+    assert "all checks passed (with warnings)" in text

@@ -1,0 +1,179 @@
+"""`mwaa` features against the shared real local environment: JSON envelopes, --dry-run,
+several environments at once, the config file, doctor, shell completion and proxies."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from importlib import metadata
+
+import pytest
+
+from mwaa_cli.errors import ExitStatus
+
+from .conftest import BIN
+from .proxies import connect_proxy, socks5_proxy
+
+VERSION = metadata.version("apache-airflow")
+
+
+def test_json_envelope(local_env):
+    out = local_env.mwaa("run", "--json", "--", "variables", "get", "no_such_var")
+    assert out.returncode == 1
+    doc = json.loads(out.stdout)
+    assert doc["environment"] == "local" and doc["command"] == ["variables", "get", "no_such_var"]
+    assert doc["exit_code"] == 1 and doc["exit_code_reported"] is True
+    assert doc["stdout"] == "" and "does not exist" in doc["stderr"]
+    assert isinstance(doc["duration_ms"], int)
+
+
+def test_dry_run_prints_the_request_and_runs_nothing(local_env):
+    out = local_env.mwaa("run", "--dry-run", "--", "variables", "set", "dry", "x y")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.decode().splitlines()
+    assert lines[0] == f"POST https://127.0.0.1:{local_env.port}/aws_mwaa/cli"
+    assert "Authorization: Bearer ***" in lines and lines[-1] == "variables set dry 'x y'"
+    assert local_env.mwaa("run", "--", "variables", "get", "dry").returncode == 1  # not run
+    tokens = list((local_env.state_dir / "tokens").glob("*.json"))
+    secret = json.loads(tokens[0].read_text())["token"]
+    assert secret.encode() not in out.stdout + out.stderr
+
+
+def test_several_environments_grouped_with_the_worst_exit_code(local_env):
+    out = local_env.mwaa("run", "--env", "local,nope", "--", "version")
+    assert out.returncode == ExitStatus.ENV_NOT_FOUND
+    text = out.stdout.decode()
+    assert text.startswith("==> local <== (exit 0)\n" + VERSION) and "==> nope <==" in text
+    assert b"[nope] environment not found" in out.stderr
+    listed = local_env.mwaa("run", "--all", "--json", "--", "version")
+    assert listed.returncode == 0
+    docs = json.loads(listed.stdout)
+    assert [(d["environment"], d["stdout"].strip()) for d in docs] == [("local", VERSION)]
+
+
+@pytest.fixture
+def config_env(local_env, tmp_path):
+    """An environment with only a config file: no AWS_ENDPOINT_URL_MWAA, no MWAA_ENV."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        'default_env = "dev"\n'
+        "[envs.dev]\n"
+        'name = "local"\n'
+        'region = "us-east-1"\n'
+        f'endpoint_url = "{local_env.endpoint}"\n'
+        'deny = ["variables list"]\n'
+        "[envs.old]\n"
+        'name = "local"\n'
+        f'endpoint_url = "{local_env.endpoint}"\n'
+        'region = "us-east-1"\n'
+        'airflow_version = "2.10.3"\n'
+    )
+    env = local_env.aws_environ()
+    for var in ("AWS_ENDPOINT_URL_MWAA", "MWAA_ENV", "AWS_DEFAULT_REGION"):
+        env.pop(var)
+    env["MWAA_CLI_CONFIG"] = str(config)
+    return env
+
+
+def test_config_file_names_environments(local_env, config_env):
+    run = local_env.mwaa
+    assert run("run", "--", "version", env=config_env).stdout.strip() == VERSION.encode()
+    assert run("run", "--env", "dev", "--", "version", env=config_env).returncode == 0
+    denied = run("run", "--", "variables", "list", env=config_env)
+    assert denied.returncode == ExitStatus.COMMAND_REJECTED
+    shown = run("env", "show", env=config_env).stdout.decode()
+    assert "endpoint_url" in shown and "file [envs.dev]" in shown and "AVAILABLE" in shown
+    assert (
+        run("config", "path", env=config_env)
+        .stdout.decode()
+        .startswith(config_env["MWAA_CLI_CONFIG"])
+    )
+
+
+def test_configured_airflow_version_drives_translation(local_env, config_env):
+    out = local_env.mwaa(
+        "run", "--env", "old", "--dry-run", "--",
+        "backfill", "create", "--dag-id", "daily_report", "--from-date", "2025-01-01",
+        env=config_env,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.decode().splitlines()[-1] == "dags backfill daily_report -s 2025-01-01"
+    assert b"Airflow 3.x syntax 'backfill create' for Airflow 2" in out.stderr
+
+
+def test_doctor_all_green(local_env):
+    out = local_env.mwaa("doctor")
+    text = out.stdout.decode()
+    assert out.returncode == 0, text + out.stderr.decode()
+    for name in ("identity", "region", "environment", "access mode", "token", "network"):
+        assert f"✓ {name}" in text
+    assert f"✓ round trip   'airflow version' = {VERSION}" in text
+    assert "arn:aws:iam::000000000000:user/mwaa-local-local" in text
+
+
+def test_doctor_finds_the_problem_and_says_the_fix(local_env):
+    wrong = local_env.mwaa("doctor", "no-such-env")
+    assert wrong.returncode == 1
+    assert (
+        "✗ environment" in wrong.stdout.decode()
+        and "environments here: local" in wrong.stdout.decode()
+    )
+    assert "round trip" not in wrong.stdout.decode()  # later checks are not run
+    env = dict(local_env.aws_environ(), AWS_SECRET_ACCESS_KEY="wrong")
+    bad_key = local_env.mwaa("doctor", env=env)
+    assert bad_key.returncode == 1
+    assert (
+        "✗ identity" in bad_key.stdout.decode()
+        and "SignatureDoesNotMatch" in bad_key.stdout.decode()
+    )
+    as_json = local_env.mwaa("doctor", "--json", "no-such-env")
+    assert [c["status"] for c in json.loads(as_json.stdout)][-1] == "fail"
+
+
+def test_completion_in_real_bash(local_env, tmp_path):
+    script = local_env.mwaa("completion", "bash").stdout.decode()
+    assert "_MWAA_COMPLETE" in script
+    config = tmp_path / "c.toml"
+    config.write_text("[envs.dev]\n[envs.prod]\n")
+    env = dict(local_env.aws_environ(), MWAA_CLI_CONFIG=str(config))
+
+    def complete(*words: str) -> list[str]:
+        program = (
+            f'eval "$({BIN}/mwaa completion bash)"; '
+            f"COMP_WORDS=({' '.join(words)}); COMP_CWORD={len(words) - 1}; "
+            '_mwaa_completion mwaa; printf "%s\\n" "${COMPREPLY[@]}"'
+        )
+        out = subprocess.run(["bash", "-c", program], env=env, capture_output=True, text=True)
+        return out.stdout.split()
+
+    assert complete("mwaa", "do") == ["doctor"]
+    assert set(complete("mwaa", "")) >= {"run", "batch", "shell", "doctor", "envs", "local"}
+    assert complete("mwaa", "run", "--env", "p") == ["prod"]
+    for shell in ("zsh", "fish"):
+        assert "_MWAA_COMPLETE" in local_env.mwaa("completion", shell).stdout.decode()
+
+
+def test_https_proxy_is_honoured(local_env):
+    proxy = connect_proxy()
+    env = dict(local_env.aws_environ(), HTTPS_PROXY=f"http://127.0.0.1:{proxy.port}")
+    out = local_env.mwaa("run", "--", "version", env=env)
+    assert out.returncode == 0, out.stderr
+    assert f"127.0.0.1:{local_env.port}" in proxy.targets
+
+
+def test_socks5h_proxy_for_a_private_web_server(local_env):
+    proxy = socks5_proxy()
+    out = local_env.mwaa("run", "--proxy", f"socks5h://127.0.0.1:{proxy.port}", "--", "version")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == VERSION.encode()
+    assert any(t.endswith(f":{local_env.port}") for t in proxy.targets)
+
+
+def test_mwaa_airflow_translates_too(local_env):
+    out = subprocess.run(
+        [str(BIN / "mwaa-airflow"), "list_dags", "-o", "plain"],
+        env=local_env.aws_environ(),
+        capture_output=True,
+    )
+    assert out.returncode == 0 and b"hello_mwaa" in out.stdout
+    assert b"translated" in out.stderr
