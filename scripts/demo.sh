@@ -53,6 +53,12 @@ echo "exit code: $rc"
 echo; echo '$ mwaa run -- users list   (not on MWAA'"'"'s allowlist: refused, never run)'
 mwaa run -- users list && rc=0 || rc=$?
 echo "exit code: $rc"
+echo; echo '$ mwaa run -- list_dag_runs hello_mwaa   (Airflow 1.10 syntax: translated for 3.x)'
+mwaa run -- list_dag_runs hello_mwaa -o plain
+step mwaa run --json -- variables get report_recipient
+echo; echo '$ printf "version\ndags list -o plain\n" | mwaa shell   (the shell, scripted)'
+printf 'version\ndags list -o plain\n' | mwaa shell
+step mwaa doctor
 
 echo; echo "Stopping the local environment (Ctrl-C) ..."
 kill -INT $server; wait $server || true

@@ -28,11 +28,13 @@ def env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("faults")
     local = start_local_env(tmp, "--no-scheduler", "--insecure-http", "--dags", str(DAGS))
     local.tmp = tmp
-    assert local.endpoint.startswith("http://")
-    assert local.mwaa("run", "--", "dags", "reserialize").returncode == 0
-    assert local.mwaa("run", "--", "variables", "set", "keep", "me").returncode == 0
-    yield local
-    stop(local)
+    try:  # stopped even when the set-up below fails
+        assert local.endpoint.startswith("http://")
+        assert local.mwaa("run", "--", "dags", "reserialize").returncode == 0
+        assert local.mwaa("run", "--", "variables", "set", "keep", "me").returncode == 0
+        yield local
+    finally:
+        stop(local)
 
 
 def db(env) -> Path:

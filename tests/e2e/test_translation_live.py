@@ -56,12 +56,14 @@ def env(tmp_path_factory):
         "--webserver-access-mode",
         "PRIVATE_ONLY",
     )
-    assert local.mwaa("run", "--", "dags", "reserialize").returncode == 0
-    # a run on DAY, for the commands that look one up
-    trig = local.airflow("dags", "trigger", "hello_mwaa", "-l", f"{DAY}T00:00:00+00:00")
-    assert trig.returncode == 0, trig.stderr
-    yield local
-    stop(local)
+    try:  # stopped even when the set-up below fails
+        assert local.mwaa("run", "--", "dags", "reserialize").returncode == 0
+        # a run on DAY, for the commands that look one up
+        trig = local.airflow("dags", "trigger", "hello_mwaa", "-l", f"{DAY}T00:00:00+00:00")
+        assert trig.returncode == 0, trig.stderr
+        yield local
+    finally:
+        stop(local)
 
 
 def test_every_rule_for_this_version_has_a_live_case():
