@@ -280,7 +280,17 @@ class Client:
         notes: list[str] = []
         if not argv:
             raise CommandNotAllowed("no Airflow command given, e.g. 'dags list'")
-        allowlist = self.allowlist()
+        try:
+            allowlist = self.allowlist()
+        except AuthError as exc:
+            # CreateCliToken may be allowed where GetEnvironment is not: send as typed
+            return Prepared(
+                tuple(argv),
+                (
+                    f"not checked or translated: the Airflow version is unknown ({exc}); "
+                    "set airflow_version in the config file or pass --airflow-version",
+                ),
+            )
         if translate:
             argv, note = rewrite(argv, allowlist.major)
             notes += [note] if note else []

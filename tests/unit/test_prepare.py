@@ -1,0 +1,42 @@
+"""Client.prepare: translation, the allowlist check, --yes - and what happens when IAM lets a
+caller create CLI tokens but not read the environment (only real AWS does that, so the
+GetEnvironment refusal is simulated here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mwaa_cli import Client
+from mwaa_cli.errors import AuthError, CommandNotAllowed
+
+
+class DeniedGetEnvironment(Client):
+    def get_environment(self, name=None):
+        raise AuthError("GetEnvironment refused (AccessDeniedException): not authorized")
+
+
+def test_prepare_with_a_known_version():
+    client = Client("prod", airflow_version="2.10.3", cache_tokens=False)
+    prepared = client.prepare(["backfill", "create", "--dag-id", "d", "--from-date", "2025-01-01"])
+    assert prepared.argv == ("dags", "backfill", "d", "-s", "2025-01-01")
+    assert "Airflow 2" in prepared.notes[0]
+    assert client.prepare(["tasks", "clear", "d"]).argv[-1] == "--yes"
+    with pytest.raises(CommandNotAllowed, match="--force"):
+        client.prepare(["users", "list"])
+    assert client.prepare(["users", "list"], force=True).argv == ("users", "list")
+    assert client.prepare(["list_dags"], translate=False, force=True).argv == ("list_dags",)
+
+
+def test_overrides_from_settings():
+    client = Client("prod", airflow_version="3.0.6", allow=["users list"], deny=["db clean"])
+    assert client.prepare(["users", "list"]).argv == ("users", "list")
+    with pytest.raises(CommandNotAllowed):
+        client.prepare(["db", "clean"])
+
+
+def test_unknown_version_sends_as_typed_and_says_why(monkeypatch, tmp_path):
+    client = DeniedGetEnvironment("prod", cache_tokens=False)
+    prepared = client.prepare(["list_dags"])
+    assert prepared.argv == ("list_dags",)
+    assert "not checked or translated" in prepared.notes[0]
+    assert "--airflow-version" in prepared.notes[0]
