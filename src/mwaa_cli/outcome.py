@@ -9,14 +9,19 @@ _FAILURE_PATTERNS = [
     re.compile(rb"^Traceback \(most recent call last\):", re.M),
     re.compile(rb"^airflow(\.[a-z_]+)*\.exceptions\.\w+", re.M),
     re.compile(rb"^(airflow\.)?\w*(Error|Exception): ", re.M),
-    re.compile(rb"^airflow( [\w-]+)*: error: ", re.M),  # argparse usage error
+    re.compile(rb"^airflow( [\w-]+)*:? (command )?error: ", re.M),  # argparse usage error
     re.compile(rb"^Error: ", re.M),
+    # "Did not find a connection …", "Can not find dag 'd' in database", "Could not find …"
+    re.compile(rb"^(Did not|Can ?not|Could not) find ", re.M),
+    re.compile(rb"^No such \w+", re.M),  # "No such provider installed: p"
+    re.compile(rb"^The \S+ provided to --[\w-]+ is invalid", re.M),  # connections add
     # "Variable k does not exist.", "Dag id x not found", "Connection c not found"
     re.compile(
         rb"^(Variable|Connection|Pool|Dag|DAG|Task|Role|Asset)\b.* (does not exist|not found)", re.M
     ),
 ]
-_USAGE = re.compile(rb"^airflow( [\w-]+)*: error: ", re.M)
+# argparse (Airflow 2: "airflow dags: error: …"; Airflow 3: "airflow command error: …")
+_USAGE = re.compile(rb"^airflow( [\w-]+)*(: error| command error): ", re.M)
 
 
 _TRACEBACK = _FAILURE_PATTERNS[0]

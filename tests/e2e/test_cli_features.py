@@ -177,3 +177,55 @@ def test_mwaa_airflow_translates_too(local_env):
     )
     assert out.returncode == 0 and b"hello_mwaa" in out.stdout
     assert b"translated" in out.stderr
+
+
+# Commands with known outcomes on the sample DAGs: successes, not-found errors, usage errors
+# and exceptions, as real Airflow writes them.
+INFER = [
+    ["version"],
+    ["dags", "list", "-o", "json"],
+    ["variables", "get", "no_such_variable"],
+    ["dags", "state", "no_such_dag", "2025-01-01"],
+    ["dags", "list", "--bogus-flag"],
+    ["tasks", "list", "no_such_dag"],
+    ["dags", "next-execution", "no_such_dag"],
+    ["tasks", "state", "hello_mwaa", "no_such_task", "2025-01-01"],
+    ["dags", "trigger", "no_such_dag"],
+    ["connections", "delete", "no_such_connection"],
+    ["dags", "list-runs", "hello_mwaa"],
+    ["tasks", "list", "hello_mwaa"],
+    ["dags", "show", "no_such_dag"],
+    ["dags", "delete", "no_such_dag", "--yes"],
+    ["tasks", "test", "hello_mwaa", "no_such_task"],
+    ["tasks", "states-for-dag-run", "hello_mwaa", "no_such_run"],
+    ["connections", "add", "bad", "--conn-uri", "notauri"],
+    ["providers", "get", "no.such.provider"],
+    ["db", "clean", "--clean-before-timestamp", "notadate", "--yes"],
+    ["assets", "details", "--name", "nope"],
+    [
+        "backfill",
+        "create",
+        "--dag-id",
+        "no_such_dag",
+        "--from-date",
+        "2025-01-01",
+        "--to-date",
+        "2025-01-02",
+    ],
+    ["dags", "pause", "no_such_dag"],
+    ["cheat-sheet"],
+]
+
+
+def test_exit_code_rule_on_real_airflow_errors(local_env, monkeypatch):
+    """What MWAA would give (stdout+stderr, no exit code): the rule recovers the real code."""
+    from mwaa_cli import Client
+    from mwaa_cli.outcome import infer_exit_code
+
+    for key, value in local_env.aws_environ().items():
+        monkeypatch.setenv(key, value)
+    with Client("local") as client:
+        for argv in INFER:
+            result = client.run(argv)
+            assert result.exit_code_reported
+            assert infer_exit_code(result.stderr) == min(result.exit_code, 2), (argv, result.stderr)

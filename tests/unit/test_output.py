@@ -48,6 +48,12 @@ def test_filter_noise_keeps_errors_and_output():
         (b"Variable nope does not exist.\n", 1, 1, 0),
         (b"DAG: nope does not exist in 'dag' table\n", 1, 1, 0),
         (b"airflow dags: error: argument GROUP_NAME: invalid choice: 'lst'\n", 2, 2, 2),
+        (
+            b"\nairflow command error: unrecognized arguments: --bogus-flag, see help above.\n",
+            2,
+            2,
+            2,
+        ),
         (CLASSIC_ERROR, 0, 1, 0),
         (STRUCTLOG_ERROR, 0, 1, 0),
     ],
