@@ -6,13 +6,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 
 from .errors import CommandNotAllowed
 
 
 @cache
 def _data() -> dict:
+    from importlib import resources
+
     return json.loads(resources.files("mwaa_cli").joinpath("data/commands.json").read_text())
 
 

@@ -6,10 +6,9 @@ import json
 
 import click
 
-from ..doctor import FAIL, OK, SKIP, WARN, run_checks
 from .options import client_for, connection_options, resolve
 
-_MARKS = {OK: ("✓", "green"), WARN: ("!", "yellow"), FAIL: ("✗", "red"), SKIP: ("-", None)}
+_MARKS = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red"), "skip": ("-", None)}
 
 
 @click.command()
@@ -23,6 +22,8 @@ def doctor(name: str | None, as_json: bool, **conn) -> None:
 
     Exit code 0 when nothing failed, 1 otherwise.
     """
+    from ..doctor import FAIL, WARN, run_checks  # socket/ssl: only when doctoring
+
     settings = resolve(conn, env=name) if name else resolve(conn)
     checks = []
     with client_for(settings, conn) as client:

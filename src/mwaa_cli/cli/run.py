@@ -7,7 +7,6 @@ import json
 import shlex
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import click
@@ -167,6 +166,8 @@ def run(args: tuple[str, ...], all_envs: bool, **opts) -> None:
 
 def run_many_envs(envs: list[EnvSettings], args: Sequence[str], conn: dict, ro: RunOptions) -> int:
     """One command on several environments at once; output grouped per environment."""
+
+    from concurrent.futures import ThreadPoolExecutor
 
     def one(settings: EnvSettings) -> Result | dict | MwaaError:
         try:
