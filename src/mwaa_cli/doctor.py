@@ -43,7 +43,9 @@ def _error_code(exc: BaseException) -> str:
 def _sts_client(client: Client) -> Any | None:
     """An STS client on the same session, or None for a local environment without STS."""
     endpoint = client.mwaa.meta.endpoint_url
-    sts = client.session.client("sts", region_name=client.mwaa.meta.region_name)
+    sts = client.session.client(
+        "sts", region_name=client.mwaa.meta.region_name, verify=client.ca_bundle or None
+    )
     if config.is_loopback_url(endpoint) and not config.is_loopback_url(sts.meta.endpoint_url):
         return None  # a local environment and real STS: nothing to learn, no network here
     return sts
@@ -58,7 +60,13 @@ def run_checks(client: Client) -> Iterator[Check]:
         mwaa = client.mwaa
         credentials = client.session.get_credentials()
     except MwaaError as exc:
-        yield Check("credentials", FAIL, str(exc), "fix the profile/region settings above")
+        yield Check(
+            "settings",
+            FAIL,
+            str(exc),
+            "pass --region/--profile, or set them for this environment in the config file "
+            "('mwaa config path')",
+        )
         return
     if credentials is None:
         yield Check(
@@ -82,12 +90,13 @@ def run_checks(client: Client) -> Iterator[Check]:
             who = sts.get_caller_identity()
             yield Check("identity", OK, f"{who['Arn']} (account {who['Account']})")
         except (bx.ClientError, bx.BotoCoreError) as exc:
-            yield Check(
-                "identity",
-                FAIL,
-                f"STS GetCallerIdentity failed: {exc}",
-                "the credentials are expired or invalid: 'aws sso login', or refresh the keys",
-            )
+            if isinstance(exc, bx.SSLError):
+                fix = "the endpoint's TLS certificate is not trusted: set AWS_CA_BUNDLE"
+            elif isinstance(exc, bx.EndpointConnectionError):
+                fix = "STS cannot be reached: check the network, proxies and AWS_ENDPOINT_URL_STS"
+            else:
+                fix = "the credentials are expired or invalid: 'aws sso login', or refresh the keys"
+            yield Check("identity", FAIL, f"STS GetCallerIdentity failed: {exc}", fix)
             return
 
     # 2. region

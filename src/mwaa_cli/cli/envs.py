@@ -79,7 +79,7 @@ def show(name: str | None, as_json: bool, **conn) -> None:
             continue
         shown = ", ".join(value) if isinstance(value, list) else value
         source = settings.sources.get(key) or (
-            settings.sources.get("env") if key == "name" else None
+            settings.sources.get("env") if key in ("name", "alias") else None
         )
         rows.append((key, shown, source or "default"))
     _table(rows)
