@@ -25,7 +25,8 @@ _TAKES_VARIABLE = {"variables get", "variables set", "variables delete"}
 
 
 class Names:
-    """DAG ids and variable keys, fetched once (on first use) from the environment."""
+    """DAG ids and variable keys, fetched once (on first use) from the environment, and
+    again after a command that changes them."""
 
     def __init__(self, client: Client) -> None:
         self.client = client
@@ -42,6 +43,14 @@ class Names:
             except (MwaaError, ValueError, AttributeError):
                 self._cache[key] = []
         return self._cache[key]
+
+    def forget_after(self, argv: Sequence[str]) -> None:
+        """Drop what a command may have changed, so the next Tab fetches it again."""
+        command = " ".join(argv[:2])
+        if command in ("variables set", "variables delete", "variables import"):
+            self._cache.pop("key", None)
+        if command in ("dags delete", "dags reserialize"):
+            self._cache.pop("dag_id", None)
 
     def dag_ids(self) -> list[str]:
         return self._fetch(["dags", "list", "-o", "json"], "dag_id")
@@ -110,6 +119,7 @@ def loop(
     env, version = client.env, client.airflow_version()
     allowlist = client.allowlist()
     interactive = sys.stdin.isatty() if interactive is None else interactive
+    names = Names(client)
     if interactive:
         from prompt_toolkit import PromptSession
         from prompt_toolkit.history import FileHistory
@@ -117,7 +127,7 @@ def loop(
         history.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         session = PromptSession(
             history=FileHistory(str(history)),
-            completer=make_completer(allowlist, Names(client)),
+            completer=make_completer(allowlist, names),
             complete_while_typing=False,
         )
         print(f"mwaa shell: {env} (Airflow {version}). 'help' lists commands; Ctrl-D leaves.")
@@ -157,6 +167,7 @@ def loop(
         if argv[0] == "airflow":
             argv = argv[1:]
         last = execute(argv)
+        names.forget_after(argv)
         if last and interactive:
             print(f"[exit {last}]", file=sys.stderr)
     return last

@@ -339,8 +339,8 @@ def translate(argv: Sequence[str], major: int) -> tuple[list[str], str | None]:
         new = rule.rewrite(argv, major)
         if new != argv:
             return new, (
-                f"translated Airflow {rule.source} syntax '{rule.match}' for Airflow {major}: "
-                f"sending '{shlex.join(new)}' (--no-translate sends it as typed)"
+                f"translated Airflow {rule.source} syntax '{rule.match}' for Airflow {major}, "
+                f"sending: {shlex.join(new)}  (--no-translate sends it as typed)"
             )
         return argv, None
     return argv, None

@@ -52,6 +52,15 @@ def test_shell_session(shell_env, local_env):
     child.expect_exact("1")
     child.expect_exact(PROMPT)
 
+    child.sendline("variables set shell_var_two 2")  # changes the keys: fetched again
+    child.expect_exact("shell_var_two created")
+    child.expect_exact(PROMPT)
+    child.send("variables get shell_var_t\t")
+    child.expect_exact("shell_var_two")
+    child.sendline("")
+    child.expect_exact("2")
+    child.expect_exact(PROMPT)
+
     child.sendline("variables get no_such_var")  # a failing command: its exit code shown
     child.expect_exact("does not exist")
     child.expect_exact("[exit 1]")

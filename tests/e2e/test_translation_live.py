@@ -83,7 +83,7 @@ def test_rule_runs_on_real_airflow(env, rule):
     assert out.returncode == 0, out.stderr
     note = out.stderr.decode()
     assert "translated Airflow" in note and f"'{rule}'" in note
-    sent = shlex.split(note.split("sending '", 1)[1].split("' (--no-translate", 1)[0])
+    sent = shlex.split(note.split("sending: ", 1)[1].split("  (--no-translate", 1)[0])
     if "added --yes" in note:
         sent.append("--yes")
     if rule not in ONCE:
