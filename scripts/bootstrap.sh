@@ -24,3 +24,11 @@ if [ ! -x .tools/awscli/bin/aws ]; then
   "$PYTHON" -m venv .tools/awscli
   .tools/awscli/bin/python -m pip install --quiet --disable-pip-version-check "awscli>=1.37" 2>&1 | grep -v '^WARNING: Location' >&2 || true
 fi
+# Apache Airflow 2.10.3 (the 2.x line MWAA offers), used by the tests to run the 2.x
+# translation rules on a real Airflow 2 CLI. Pinned by Airflow's own constraints for it.
+if [ ! -x .tools/airflow2/bin/airflow ] || [ ! -d .tools/airflow2/lib/python3*/site-packages/graphviz ]; then
+  echo "bootstrap: installing Apache Airflow 2.10.3 into .tools/airflow2 (for the tests)" >&2
+  "$PYTHON" -m venv .tools/airflow2
+  .venv/bin/uv pip install --quiet --python .tools/airflow2/bin/python --compile-bytecode \
+    "apache-airflow==2.10.3" graphviz -c constraints/airflow-2.10.3.txt
+fi

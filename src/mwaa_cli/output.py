@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 # What Airflow writes to stderr that is not about the command: Python warnings (the warning
 # line and the source line after it), log records (classic and structlog layouts).
-_WARNING = re.compile(rb"^\S.*:\d+: \w*Warning: ")
+# "file.py:859: DeprecationWarning: …" (Python) and "file.py:859 FutureWarning: …" (Airflow's
+# own format, on every Airflow 2 command)
+_WARNING = re.compile(rb"^\S.*:\d+:? \w*Warning: ")
 _LOG_LINE = re.compile(
     rb"^(\[\d{4}-\d\d-\d\dT?[\d:., +\-]*\]\s*(\{[^}]*\}\s*)?(DEBUG|INFO|WARNING)\b"  # classic
     rb"|\d{4}-\d\d-\d\d[T ][\d:.]+Z?\s+\[(debug|info|warning)\s*\])"  # structlog console

@@ -1,0 +1,142 @@
+"""Every translation rule whose target is Airflow 2, run on a real Airflow 2.10.3 CLI
+(`.tools/airflow2`, installed by scripts/bootstrap.sh) with a SQLite metadata DB: the
+translated command must be accepted by the 2.x allowlist and succeed.
+
+The local environment itself runs Airflow 3.3.1, so these run the Airflow 2 CLI directly.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mwaa_cli.commands import Allowlist
+from mwaa_cli.translate import RULES, add_yes, translate
+
+ROOT = Path(__file__).resolve().parents[2]
+AIRFLOW2 = ROOT / ".tools" / "airflow2" / "bin" / "airflow"
+DAGS = Path(__file__).with_name("airflow2_dags")
+DAY = "2025-01-02"
+
+LIVE = {
+    "list_dags": "list_dags",
+    "list_tasks": "list_tasks hello_mwaa",
+    "list_dag_runs": "list_dag_runs hello_mwaa",
+    "trigger_dag": "trigger_dag etl_with_params -c '{\"rows\": 2}'",
+    "pause": "pause hello_mwaa",
+    "unpause": "unpause hello_mwaa",
+    "dag_state": f"dag_state hello_mwaa {DAY}",
+    "task_state": f"task_state hello_mwaa say_hello {DAY}",
+    "next_execution": "next_execution daily_report",
+    "clear": "clear hello_mwaa -t say_hello",
+    "test": f"test hello_mwaa say_hello {DAY}",
+    "render": f"render hello_mwaa say_hello {DAY}",
+    "run": f"run hello_mwaa say_hello {DAY}",
+    "task_failed_deps": f"task_failed_deps hello_mwaa say_hello {DAY}",
+    "show_dag": "show_dag hello_mwaa",
+    "backfill": "backfill daily_report -s 2025-01-01 -e 2025-01-02 --dry-run",
+    "variables": "variables -s translated_key 42",
+    "backfill create": "backfill create --dag-id daily_report --from-date 2025-02-01 --to-date 2025-02-02",
+    "dags list-runs": "dags list-runs hello_mwaa",
+    "dags trigger": "dags trigger hello_mwaa -l 2025-03-01T00:00:00+00:00",
+    "delete_dag": "delete_dag etl_with_params",
+}
+ORDER = [r.match for r in RULES if 2 in r.targets]
+ORDER.remove("delete_dag")
+ORDER.append("delete_dag")  # last: it removes a DAG
+
+
+@pytest.fixture(scope="module")
+def airflow2(tmp_path_factory):
+    if not AIRFLOW2.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{AIRFLOW2} is missing: scripts/bootstrap.sh installs it")
+        pytest.skip("Airflow 2 is not installed (scripts/bootstrap.sh)")
+    home = tmp_path_factory.mktemp("airflow2")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "PATH": f"{AIRFLOW2.parent}{os.pathsep}{os.environ.get('PATH', '')}",  # tasks run
+    }
+
+    def run(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(AIRFLOW2), *argv], env=env, capture_output=True, timeout=300, cwd=home
+        )
+
+    for setup in (["db", "migrate"], ["dags", "reserialize"]):
+        done = run(*setup)
+        assert done.returncode == 0, done.stderr
+    trig = run("dags", "trigger", "hello_mwaa", "-e", f"{DAY}T00:00:00+00:00")
+    assert trig.returncode == 0, trig.stderr
+    return run
+
+
+def test_every_airflow2_rule_has_a_live_case():
+    assert set(ORDER) <= set(LIVE)
+
+
+def test_airflow2_is_the_version_we_think(airflow2):
+    assert airflow2("version").stdout.strip() == b"2.10.3"
+
+
+@pytest.mark.parametrize("rule", ORDER)
+def test_rule_runs_on_real_airflow2(airflow2, rule):
+    argv, note = translate(shlex.split(LIVE[rule]), 2)
+    assert note and f"'{rule}'" in note
+    command = Allowlist.for_version("2.10.3").command_of(argv)  # accepted before sending
+    argv, _ = add_yes(argv, command, 2)
+    done = airflow2(*argv)
+    assert done.returncode == 0, (argv, done.stderr[-2000:])
+
+
+def test_translated_commands_really_happened(airflow2):
+    def runs(dag: str) -> str:
+        out = airflow2("dags", "list-runs", "-d", dag, "-o", "json").stdout
+        return out.decode()
+
+    assert "2025-03-01" in runs("hello_mwaa")  # dags trigger -l -> -e
+    assert "2025-02-01" in runs("daily_report")  # backfill create -> dags backfill
+    assert airflow2("variables", "get", "translated_key").stdout == b"42\n"
+    assert "manual__" not in runs("etl_with_params")  # delete_dag (+ --yes) removed its run
+
+
+# Failing and succeeding Airflow 2 commands: MWAA 2.x sends their stdout and stderr without an
+# exit code, so the client's rule must recover it from what real Airflow 2 writes.
+INFER2 = [
+    "version",
+    "dags list -o json",
+    "variables get no_such_variable",
+    "dags state no_such_dag 2025-01-01",
+    "dags list --bogus-flag",
+    "dags lst",
+    "tasks list no_such_dag",
+    "dags next-execution no_such_dag",
+    "dags trigger no_such_dag",
+    "connections delete no_such_connection",
+    "dags show no_such_dag",
+    "tasks test hello_mwaa no_such_task 2025-01-01",
+    "dags delete no_such_dag --yes",
+    "providers get no.such.provider",
+    "db clean --clean-before-timestamp notadate --yes",
+    "dags list-runs -d hello_mwaa",
+    "tasks states-for-dag-run hello_mwaa no_such_run",
+]
+
+
+@pytest.mark.parametrize("command", INFER2)
+def test_exit_code_rule_on_real_airflow2_output(airflow2, command):
+    from mwaa_cli.outcome import infer_exit_code
+    from mwaa_cli.output import filter_noise
+
+    done = airflow2(*shlex.split(command))
+    assert infer_exit_code(done.stderr) == min(done.returncode, 2), done.stderr[-1500:]
+    if done.returncode == 0:  # Airflow 2's own warnings are noise the filter removes
+        assert b"Warning: " not in filter_noise(done.stderr)
