@@ -89,8 +89,15 @@ class Spinner:
 
     FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
-    def __init__(self, label: str, stream: IO[str] | None = None, delay: float = 1.0) -> None:
+    def __init__(
+        self,
+        label: str,
+        stream: IO[str] | None = None,
+        delay: float = 1.0,
+        enabled: bool = True,
+    ) -> None:
         self.label = label
+        self.enabled = enabled
         self.stream = stream or sys.stderr
         self.delay = delay
         self._stop = threading.Event()
@@ -99,7 +106,7 @@ class Spinner:
 
     def __enter__(self) -> Spinner:
         isatty = getattr(self.stream, "isatty", lambda: False)
-        if isatty():
+        if self.enabled and isatty():
             self._thread = threading.Thread(target=self._spin, daemon=True)
             self._thread.start()
         return self

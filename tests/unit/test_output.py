@@ -93,3 +93,10 @@ def test_spinner_shows_on_a_terminal_after_the_delay_and_clears():
     with Spinner("x", plain, delay=0):
         time.sleep(0.2)
     assert plain.getvalue() == ""  # not a terminal: never
+
+
+def test_spinner_can_be_disabled():
+    stream = Tty()
+    with Spinner("x", stream, delay=0, enabled=False):
+        time.sleep(0.2)
+    assert stream.getvalue() == ""

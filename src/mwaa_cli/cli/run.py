@@ -82,14 +82,16 @@ def run_opts(opts: dict) -> RunOptions:
     )
 
 
-def execute(client: Client, args: Sequence[str], ro: RunOptions, label: str = "") -> Result | dict:
+def execute(
+    client: Client, args: Sequence[str], ro: RunOptions, label: str = "", spinner: bool = True
+) -> Result | dict:
     """Prepare and run one command (or describe it, with ``dry_run``)."""
     prepared = client.prepare(args, translate=ro.translate, force=ro.force)
     for message in prepared.notes:
         note(f"{label}{message}")
     if ro.dry_run:
         return client.request_preview(prepared.argv)
-    with Spinner(f"{label}{shlex.join(prepared.argv)}"):
+    with Spinner(f"{label}{shlex.join(prepared.argv)}", enabled=spinner):
         result = client.run(prepared.argv)
     if not result.exit_code_reported and ro.inference != "default":
         result = dataclasses.replace(result, exit_code=infer_exit_code(result.stderr, ro.inference))
@@ -172,11 +174,12 @@ def run_many_envs(envs: list[EnvSettings], args: Sequence[str], conn: dict, ro: 
     def one(settings: EnvSettings) -> Result | dict | MwaaError:
         try:
             with client_for(settings, conn) as client:
-                return execute(client, args, ro, label=f"[{settings.name}] ")
+                return execute(client, args, ro, label=f"[{settings.name}] ", spinner=False)
         except MwaaError as exc:
             return exc
 
-    with ThreadPoolExecutor(max_workers=min(8, len(envs))) as pool:
+    label = f"{shlex.join(args)} on {len(envs)} environments"
+    with Spinner(label), ThreadPoolExecutor(max_workers=min(8, len(envs))) as pool:
         outcomes = list(pool.map(one, envs))
     codes, docs = [], []
     for settings, outcome in zip(envs, outcomes, strict=True):
@@ -240,6 +243,8 @@ def batch(file, keep_going: bool, quiet: bool, **opts) -> None:
     the first failed command's code, else 0.
     """
     ro = run_opts(opts)
+    if opts.get("env") and "," in opts["env"]:
+        raise click.UsageError("batch runs on one environment: give one --env")
     commands = parse_batch(file.read())
     first_failure, failed, done = 0, 0, 0
     with client_for(resolve(opts), opts) as client:
