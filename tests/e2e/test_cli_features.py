@@ -232,3 +232,19 @@ def test_exit_code_rule_on_real_airflow_errors(local_env, monkeypatch):
             result = client.run(argv)
             assert result.exit_code_reported
             assert infer_exit_code(result.stderr) == min(result.exit_code, 2), (argv, result.stderr)
+
+
+def test_mwaa_airflow_help_lists_what_the_environment_accepts(local_env):
+    out = subprocess.run(
+        [str(BIN / "mwaa-airflow"), "--help"], env=local_env.aws_environ(), capture_output=True
+    )
+    assert out.returncode == 0, out.stderr
+    text = out.stdout.decode()
+    assert text.startswith("usage: mwaa-airflow") and f"Airflow {VERSION} on 'local'" in text
+    assert "  dags trigger\n" in text and "users" not in text
+    remote = subprocess.run(
+        [str(BIN / "mwaa-airflow"), "dags", "list", "--help"],
+        env=local_env.aws_environ(),
+        capture_output=True,
+    )
+    assert remote.returncode == 0 and b"airflow dags list" in remote.stdout  # Airflow's own

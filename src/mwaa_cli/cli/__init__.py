@@ -53,7 +53,24 @@ def main(argv: Sequence[str] | None = None, prog_name: str = "mwaa") -> int:
 def airflow_main(argv: Sequence[str] | None = None) -> int:
     """``mwaa-airflow ARGS``: behaves like ``airflow ARGS`` on the default environment."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        return main(["airflow-help"], prog_name="mwaa-airflow")
     return main(["run", "--", *args], prog_name="mwaa-airflow")
+
+
+@click.command("airflow-help", hidden=True)
+def airflow_help() -> None:
+    """What `mwaa-airflow` (or `airflow` aliased to it) accepts on the default environment."""
+    from ..repl import help_text
+    from .options import client_for, resolve
+
+    click.echo("usage: mwaa-airflow GROUP_OR_COMMAND [ARGS…]   (Airflow's CLI, run remotely)")
+    settings = resolve({})
+    with client_for(settings, {}) as client:
+        click.echo(help_text(client.allowlist(), client.env, client.airflow_version()))
+
+
+cli.add_command(airflow_help)
 
 
 __all__ = ["airflow_main", "cli", "main", "parse_batch"]
