@@ -7,6 +7,7 @@ Runs its own plain-HTTP (``--insecure-http``), CLI-only environment on the fault
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -26,7 +27,9 @@ DAGS = Path(__file__).with_name("fault_dags")
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("faults")
-    local = start_local_env(tmp, "--no-scheduler", "--insecure-http", "--dags", str(DAGS))
+    local = start_local_env(
+        tmp, "--no-scheduler", "--insecure-http", "--dags", str(DAGS), "--command-timeout", "10"
+    )
     local.tmp = tmp
     try:  # stopped even when the set-up below fails
         assert local.endpoint.startswith("http://")
@@ -44,6 +47,24 @@ def db(env) -> Path:
 def still_there(env) -> None:
     got = env.mwaa("run", "--", "variables", "get", "keep")
     assert (got.returncode, got.stdout) == (0, b"me\n"), got.stderr
+
+
+def test_command_killed_mid_run_reports_the_signal(env):
+    out = env.mwaa("run", "--", "tasks", "test", "faults", "crash")
+    assert out.returncode == 128 + signal.SIGKILL  # like a shell reports a killed process
+    assert b"mwaa: the remote command was killed by SIGKILL (exit 137)" in out.stderr
+    doc = env.mwaa("run", "--json", "--", "tasks", "test", "faults", "crash")
+    assert json.loads(doc.stdout)["exit_code"] == -signal.SIGKILL
+    still_there(env)
+
+
+def test_command_past_the_time_limit_is_stopped_with_a_clear_error(env):
+    started = time.monotonic()
+    out = env.mwaa("run", "--", "tasks", "test", "faults", "spawn_and_hang")
+    assert 10 <= time.monotonic() - started < 60
+    assert out.returncode == ExitStatus.TIMEOUT
+    assert b"timed out on the web server (504)" in out.stderr and b"Traceback" not in out.stderr
+    still_there(env)
 
 
 def test_locked_metadata_db_refuses_cleanly_then_recovers(env):

@@ -105,6 +105,14 @@ def show(result: Result, ro: RunOptions) -> None:
         out, err = filter_noise(out), filter_noise(err)
     write_bytes(sys.stdout, out)
     write_bytes(sys.stderr, err)
+    if result.exit_code < 0:
+        import signal
+
+        try:
+            name = signal.Signals(-result.exit_code).name
+        except ValueError:
+            name = f"signal {-result.exit_code}"
+        note(f"the remote command was killed by {name} (exit {shell_status(result.exit_code)})")
 
 
 def show_preview(preview: dict, ro: RunOptions) -> None:
