@@ -4,6 +4,7 @@ several environments at once, the config file, doctor, shell completion and prox
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from importlib import metadata
 
@@ -154,6 +155,31 @@ def test_completion_in_real_bash(local_env, tmp_path):
     assert complete("mwaa", "run", "--env", "p") == ["prod"]
     for shell in ("zsh", "fish"):
         assert "_MWAA_COMPLETE" in local_env.mwaa("completion", shell).stdout.decode()
+
+
+def test_completion_in_real_fish(local_env):
+    if not shutil.which("fish"):
+        pytest.skip("fish is not installed (.ci/run installs it)")
+    program = "mwaa completion fish | source; complete -C 'mwaa do'; complete -C 'mwaa run --ti'"
+    out = subprocess.run(["fish", "-c", program], env=local_env.aws_environ(), capture_output=True)
+    lines = [ln.split("\t")[0] for ln in out.stdout.decode().splitlines()]
+    assert lines == ["doctor", "--timeout"], out
+
+
+def test_completion_in_real_zsh(local_env):
+    """The generated zsh function, run by real zsh; only zsh's completion-system builtins
+    (compdef, _describe, compadd: they need an interactive widget) print instead."""
+    if not shutil.which("zsh"):
+        pytest.skip("zsh is not installed (.ci/run installs it)")
+    program = (
+        "compdef() { :; }; "
+        "_describe() { print -l -- ${(P)3}; }; "
+        "compadd() { print -l -- ${(P)${@[-1]}}; }; "
+        'eval "$(mwaa completion zsh)"; '
+        "words=(mwaa do); CURRENT=2; _mwaa_completion"
+    )
+    out = subprocess.run(["zsh", "-c", program], env=local_env.aws_environ(), capture_output=True)
+    assert out.stdout.decode().split(":")[0] == "doctor", out
 
 
 def test_https_proxy_is_honoured(local_env):
