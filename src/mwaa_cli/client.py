@@ -242,7 +242,26 @@ class Client:
                 return names
 
     def get_environment(self, name: str | None = None) -> dict:
-        return self._call("get_environment", Name=name or self.env)["Environment"]
+        name = name or self.env
+        try:
+            return self._call("get_environment", Name=name)["Environment"]
+        except EnvironmentNotFound as exc:
+            raise self._not_found(name, exc) from exc
+
+    def _not_found(self, name: str, exc: EnvironmentNotFound) -> EnvironmentNotFound:
+        """``exc`` with the environments that do exist, and the likeliest one meant."""
+        import difflib
+
+        try:
+            names = self.list_environment_names()
+        except MwaaError:
+            return exc
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        listed = ", ".join(names) if names else "none"
+        return EnvironmentNotFound(
+            f"environment '{name}' not found in this region (environments here: {listed}){hint}"
+        )
 
     def environments(self) -> list[dict]:
         """GetEnvironment for every environment in the region."""
@@ -319,7 +338,10 @@ class Client:
 
     def create_cli_token(self) -> CliToken:
         """A new token from CreateCliToken (with the CLI endpoint URL it is good for)."""
-        reply = self._call("create_cli_token", Name=self.env)
+        try:
+            reply = self._call("create_cli_token", Name=self.env)
+        except EnvironmentNotFound as exc:
+            raise self._not_found(self.env, exc) from exc
         try:
             value, hostname = reply["CliToken"], reply["WebServerHostname"]
         except KeyError as exc:

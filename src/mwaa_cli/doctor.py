@@ -34,12 +34,6 @@ class Check:
     fix: str = ""
 
 
-def _error_code(exc: BaseException) -> str:
-    cause = exc.__cause__
-    response = getattr(cause, "response", None)
-    return (response or {}).get("Error", {}).get("Code", "") if response else ""
-
-
 def _sts_client(client: Client) -> Any | None:
     """An STS client on the same session, or None for a local environment without STS."""
     endpoint = client.mwaa.meta.endpoint_url
@@ -107,20 +101,15 @@ def run_checks(client: Client) -> Iterator[Check]:
     try:
         env = client.get_environment()
     except MwaaError as exc:
-        code = _error_code(exc)
-        fix = {
-            "ResourceNotFoundException": "check the name and region: 'mwaa envs --region R' "
-            "lists what exists",
-        }.get(code, "")
+        fix = (
+            "check the name and region: 'mwaa envs --region R' lists what exists"
+            if exc.exit_status == 67
+            else ""
+        )
         if not fix and exc.exit_status == 77:
             fix = "the credentials are refused: check the profile or keys (and that they are "
             fix += "for this account)"
-        try:
-            names = client.list_environment_names() if code == "ResourceNotFoundException" else []
-        except MwaaError:
-            names = []
-        detail = str(exc) + (f"; environments here: {', '.join(names)}" if names else "")
-        yield Check("environment", FAIL, detail, fix or "see the error above")
+        yield Check("environment", FAIL, str(exc), fix or "see the error above")
         return
     status = env.get("Status", "?")
     detail = f"{env.get('Name')} is {status}, Airflow {env.get('AirflowVersion', '?')}"

@@ -45,7 +45,7 @@ def test_several_environments_grouped_with_the_worst_exit_code(local_env):
     assert out.returncode == ExitStatus.ENV_NOT_FOUND
     text = out.stdout.decode()
     assert text.startswith("==> local <== (exit 0)\n" + VERSION) and "==> nope <==" in text
-    assert b"[nope] environment not found" in out.stderr
+    assert b"[nope] environment 'nope' not found" in out.stderr
     listed = local_env.mwaa("run", "--all", "--json", "--", "version")
     assert listed.returncode == 0
     docs = json.loads(listed.stdout)
@@ -274,3 +274,12 @@ def test_mwaa_airflow_help_lists_what_the_environment_accepts(local_env):
         capture_output=True,
     )
     assert remote.returncode == 0 and b"airflow dags list" in remote.stdout  # Airflow's own
+
+
+def test_a_misspelt_environment_gets_a_suggestion(local_env):
+    out = local_env.mwaa("run", "--env", "lcoal", "--", "version")
+    assert out.returncode == ExitStatus.ENV_NOT_FOUND
+    assert out.stderr.decode().strip() == (
+        "mwaa: error: environment 'lcoal' not found in this region "
+        "(environments here: local); did you mean 'local'?"
+    )
