@@ -54,23 +54,32 @@ class Allowlist:
 
     def did_you_mean(self, argv: Sequence[str]) -> list[str]:
         """Allowed commands ``argv`` may have meant: its spelling in this Airflow version
-        (``list_dags`` -> ``dags list``), then near misses (``dags lst``, ``dag list``)."""
-        import difflib
+        (``list_dags`` -> ``dags list``), then near misses (``dags lst``, ``dag list``,
+        ``verison``) - the group word must be close too, so ``users list`` suggests nothing."""
+        from difflib import SequenceMatcher
 
         from .translate import translate
+
+        def like(a: str, b: str) -> float:
+            return SequenceMatcher(None, a, b).ratio()
 
         hints = []
         translated, _ = translate(argv, self.major)
         if translated != list(argv):
             hints.append(" ".join(translated))
-        by_plain = {c.replace("-", " "): c for c in self.commands}
-        for guess in (" ".join(argv[:2]), argv[0]):
-            spelled = guess.replace("_", " ").replace("-", " ")
-            for close in difflib.get_close_matches(spelled, list(by_plain), n=3, cutoff=0.6):
-                if by_plain[close] not in hints:
-                    hints.append(by_plain[close])
-            if len(hints) >= 3:
-                break
+        head, sub = argv[0].replace("_", "-"), argv[1] if len(argv) > 1 else ""
+        scored = []
+        for command in self.commands:
+            group, _, name = command.partition(" ")
+            if not name:
+                score = like(head, group)
+            elif like(head, group) >= 0.8:
+                score = like(sub.replace("_", "-"), name) if sub else 0.6
+            else:
+                continue
+            if score >= 0.6:
+                scored.append((-score, command))
+        hints += [c for _, c in sorted(scored) if c not in hints]
         return hints[:3]
 
     @property
@@ -88,8 +97,16 @@ class Allowlist:
             )
         if head in self.groups:
             if len(argv) < 2 or argv[1].startswith("-"):
-                hints = self.did_you_mean(argv)[:1] or [f"{head} list"]
-                raise CommandNotAllowed(f"'{head}' needs a subcommand; did you mean '{hints[0]}'?")
+                from .translate import translate
+
+                translated, _ = translate(argv, self.major)
+                subs = sorted(c for c in self.commands if c.startswith(head + " "))
+                hint = (
+                    " ".join(translated)
+                    if translated != list(argv)
+                    else (f"{head} list" if f"{head} list" in subs else subs[0])
+                )
+                raise CommandNotAllowed(f"'{head}' needs a subcommand; did you mean '{hint}'?")
             key = f"{head} {argv[1]}"
         else:
             key = head

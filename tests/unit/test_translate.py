@@ -95,3 +95,18 @@ def test_overrides_allow_and_deny():
     with pytest.raises(CommandNotAllowed):
         custom.command_of(["db", "clean"])
     assert custom.major == 3
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ("users list", "'users' is not a command MWAA accepts"),  # nothing close: no noise
+        ("dags", "'dags' needs a subcommand; did you mean 'dags list'?"),
+        ("verison", "'verison' is not a command MWAA accepts; did you mean 'version'?"),
+        ("tasks lst", "'tasks lst' is not a command MWAA accepts; did you mean 'tasks list'?"),
+    ],
+)
+def test_suggestions_are_few_and_close(argv, message):
+    with pytest.raises(CommandNotAllowed) as info:
+        Allowlist.for_version("3.3.1").command_of(shlex.split(argv))
+    assert str(info.value) == message
