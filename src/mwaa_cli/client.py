@@ -103,6 +103,10 @@ class Client:
         self._airflow_version = airflow_version
         self.allow, self.deny = tuple(allow), tuple(deny)
         self.proxy = proxy
+        if proxy and urlsplit(proxy).scheme not in ("http", "https", "socks5", "socks5h"):
+            raise ConfigError(
+                f"proxy URL {proxy!r}: use http://HOST:PORT, https://… or socks5h://HOST:PORT"
+            )
         self.region = region
         self.profile = profile
         self.endpoint_url = endpoint_url
@@ -460,7 +464,8 @@ class Client:
                     f"the TLS certificate of {url} is not trusted ({exc}); for a local "
                     "environment, set AWS_CA_BUNDLE to its tls/ca-bundle.pem (source its env.sh)"
                 ) from exc
-            raise ConnectError(f"cannot reach the web server {url}: {exc}") from exc
+            via = f" through the proxy {self.proxy}" if self.proxy else ""
+            raise ConnectError(f"cannot reach the web server {url}{via}: {exc}") from exc
         except httpx.TimeoutException as exc:
             raise RequestTimeout(
                 f"no reply from {url} within {self.timeout:.0f} s; the command may still be "
@@ -471,6 +476,8 @@ class Client:
                 f"the connection to {url} was lost before a reply ({exc}); the command may or "
                 "may not have run"
             ) from exc
+        except httpx.ProxyError as exc:
+            raise ConnectError(f"the proxy refused {url}: {exc}") from exc
         except httpx.TooManyRedirects as exc:
             raise ProtocolError(f"too many redirects from {url}") from exc
         except httpx.HTTPError as exc:

@@ -283,3 +283,21 @@ def test_a_misspelt_environment_gets_a_suggestion(local_env):
         "mwaa: error: environment 'lcoal' not found in this region "
         "(environments here: local); did you mean 'local'?"
     )
+
+
+def test_bad_and_dead_proxies_are_clear_errors(local_env):
+    bad = local_env.mwaa("run", "--proxy", "ftp://x", "--", "version")
+    assert bad.returncode == ExitStatus.CONFIG and b"socks5h://HOST:PORT" in bad.stderr
+    dead = proxies_dead_port()
+    out = local_env.mwaa("run", "--proxy", f"socks5h://127.0.0.1:{dead}", "--", "version")
+    assert out.returncode == ExitStatus.UNREACHABLE
+    assert f"through the proxy socks5h://127.0.0.1:{dead}".encode() in out.stderr
+    assert b"Traceback" not in bad.stderr + out.stderr
+
+
+def proxies_dead_port() -> int:
+    import socket
+
+    with socket.socket() as s:  # bound, never listening: connections are refused
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
