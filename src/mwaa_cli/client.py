@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -100,6 +101,10 @@ class Client:
         proxy: str | None = None,
     ) -> None:
         self._env = env or config.default_env()
+        if airflow_version and not re.fullmatch(r"\d+\.\d+(\.\d+)?\S*", airflow_version):
+            raise ConfigError(
+                f"Airflow version {airflow_version!r}: give one such as 2.10.3 or 3.0.6"
+            )
         self._airflow_version = airflow_version
         self.allow, self.deny = tuple(allow), tuple(deny)
         self.proxy = proxy
@@ -468,7 +473,7 @@ class Client:
             raise ConnectError(f"cannot reach the web server {url}{via}: {exc}") from exc
         except httpx.TimeoutException as exc:
             raise RequestTimeout(
-                f"no reply from {url} within {self.timeout:.0f} s; the command may still be "
+                f"no reply from {url} within {self.timeout:g} s; the command may still be "
                 "running on the server"
             ) from exc
         except (httpx.RemoteProtocolError, httpx.ReadError) as exc:

@@ -40,3 +40,11 @@ def test_unknown_version_sends_as_typed_and_says_why(monkeypatch, tmp_path):
     assert prepared.argv == ("list_dags",)
     assert "not checked or translated" in prepared.notes[0]
     assert "--airflow-version" in prepared.notes[0]
+
+
+def test_a_bad_airflow_version_is_a_config_error():
+    from mwaa_cli.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="such as 2.10.3"):
+        Client("prod", airflow_version="banana")
+    assert Client("prod", airflow_version="2.10.3").airflow_version() == "2.10.3"
