@@ -25,7 +25,7 @@ from .errors import (
 )
 from .outcome import infer_exit_code
 from .tokens import CliToken, TokenCache, VersionCache
-from .wire import CLI_PATH, WireError, decode_reply, encode_command
+from .wire import CLI_PATH, WireError, decode_reply, encode_command, is_valid_env_name
 
 if TYPE_CHECKING:
     import httpx
@@ -101,6 +101,11 @@ class Client:
         proxy: str | None = None,
     ) -> None:
         self._env = env or config.default_env()
+        if self._env is not None and not is_valid_env_name(self._env):
+            raise ConfigError(
+                f"invalid environment name {self._env!r}: MWAA names start with a letter and "
+                "hold only letters, digits, '-' and '_' (at most 80)"
+            )
         if airflow_version and not re.fullmatch(r"\d+\.\d+(\.\d+)?\S*", airflow_version):
             raise ConfigError(
                 f"Airflow version {airflow_version!r}: give one such as 2.10.3 or 3.0.6"

@@ -48,3 +48,11 @@ def test_a_bad_airflow_version_is_a_config_error():
     with pytest.raises(ConfigError, match="such as 2.10.3"):
         Client("prod", airflow_version="banana")
     assert Client("prod", airflow_version="2.10.3").airflow_version() == "2.10.3"
+
+
+@pytest.mark.parametrize("name", ["bad name!", "1starts-with-digit", "x" * 81, "a;rm -rf"])
+def test_an_invalid_environment_name_is_refused_before_any_call(name):
+    from mwaa_cli.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="invalid environment name"):
+        Client(name)
