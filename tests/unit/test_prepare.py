@@ -45,7 +45,7 @@ def test_unknown_version_sends_as_typed_and_says_why(monkeypatch, tmp_path):
 def test_a_bad_airflow_version_is_a_config_error():
     from mwaa_cli.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="such as 2.10.3"):
+    with pytest.raises(ConfigError, match=r"such as 2\.10\.3"):
         Client("prod", airflow_version="banana")
     assert Client("prod", airflow_version="2.10.3").airflow_version() == "2.10.3"
 
