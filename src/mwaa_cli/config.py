@@ -55,3 +55,13 @@ def local_ca_bundle(url: str, env: str | None) -> str | None:
         return str(local / env / "tls" / "ca-bundle.pem")
     found = sorted(local.glob("*/tls/ca-bundle.pem"))
     return str(found[0]) if len(found) == 1 else None
+
+
+def local_ca_only(ca_bundle: str) -> str:
+    """For a local environment's ``tls/ca-bundle.pem``: its ``ca.pem``; else ``ca_bundle``."""
+    path = Path(ca_bundle)
+    ca = path.with_name("ca.pem")
+    ours = (state_dir() / "local").resolve()
+    if path.name == "ca-bundle.pem" and ca.is_file() and ours in path.resolve().parents:
+        return str(ca)
+    return ca_bundle

@@ -121,3 +121,16 @@ def test_metadata_check_locked(tmp_path):
     finally:
         holder.execute("ROLLBACK")
     check_sqlite(db)
+
+
+def test_local_ca_only_for_our_own_bundles(tmp_path, monkeypatch):
+    from mwaa_cli.config import local_ca_only
+
+    monkeypatch.setenv("MWAA_CLI_HOME", str(tmp_path / "home"))
+    files = ensure_certificates(tmp_path / "home" / "local" / "dev" / "tls", "dev", [])
+    assert local_ca_only(str(files.ca_bundle)) == str(files.ca_cert)
+    elsewhere = ensure_certificates(tmp_path / "elsewhere", "x", [])
+    assert local_ca_only(str(elsewhere.ca_bundle)) == str(elsewhere.ca_bundle)
+    assert (
+        local_ca_only("/etc/ssl/certs/ca-certificates.crt") == "/etc/ssl/certs/ca-certificates.crt"
+    )
