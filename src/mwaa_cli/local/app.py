@@ -100,6 +100,10 @@ class LocalApp:
     def __post_init__(self) -> None:
         if self.allowlist is None:
             self.allowlist = Allowlist.for_version(self.env.airflow_version)
+        if self.verifier is not None:  # the same key pair signs STS calls (service "sts")
+            self._sts_verifier = SigV4Verifier(
+                list(self.verifier.keys), self.verifier.region, "sts"
+            )
 
     # -- control plane (rest-json, as botocore sends it) -------------------------------
 
@@ -107,13 +111,8 @@ class LocalApp:
         key = "Message" if code == "AccessDeniedException" else "message"
         return JSONResponse({key: message}, status_code=status, headers={"x-amzn-ErrorType": code})
 
-    async def _authenticate(
-        self, request: Request, verifier: SigV4Verifier | None = None
-    ) -> JSONResponse | None:
-        """None when the request carries a valid SigV4 signature, else the AWS error."""
-        verifier = verifier or self.verifier
-        if verifier is None:
-            return None
+    async def _verify(self, request: Request, verifier: SigV4Verifier) -> AuthFailure | None:
+        """None when the request carries a valid SigV4 signature for ``verifier``."""
         body = await request.body()
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         query = request.scope.get("query_string", b"")
@@ -122,12 +121,20 @@ class LocalApp:
             url += "?" + query.decode()
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
-            key_id = verifier.verify(request.method, url, headers, body)
+            request.state.access_key_id = verifier.verify(request.method, url, headers, body)
         except AuthFailure as exc:
             log.warning("refused %s %s: %s", request.method, request.url.path, exc.code)
-            return self._aws_error(exc.status, exc.code, exc.message)
-        request.state.access_key_id = key_id
+            return exc
         return None
+
+    async def _authenticate(self, request: Request) -> JSONResponse | None:
+        """None when the request carries a valid SigV4 signature, else the AWS error."""
+        if self.verifier is None:
+            return None
+        failure = await self._verify(request, self.verifier)
+        if failure is None:
+            return None
+        return self._aws_error(failure.status, failure.code, failure.message)
 
     async def _lookup(self, request: Request) -> JSONResponse | None:
         """Authenticate, then check the {name} path parameter names this environment."""
@@ -193,17 +200,11 @@ class LocalApp:
         if action != "GetCallerIdentity":
             return _sts_error(400, "InvalidAction", f"{action[:50]!r} is not supported here")
         if self.verifier is not None:
-            sts_verifier = SigV4Verifier(list(self.verifier.keys), self.verifier.region, "sts")
-            if (error := await self._authenticate(request, sts_verifier)) is not None:
-                doc = json.loads(error.body)
-                code = error.headers.get("x-amzn-ErrorType", "AccessDenied").removesuffix(
-                    "Exception"
-                )
-                code = {
-                    "UnrecognizedClient": "InvalidClientTokenId",
-                    "InvalidSignature": "SignatureDoesNotMatch",
-                }.get(code, code)
-                return _sts_error(error.status_code, code, doc.get("message", ""))
+            failure = await self._verify(request, self._sts_verifier)
+            if failure is not None:  # STS spells some of the codes differently
+                code = failure.code.removesuffix("Exception")
+                code = _STS_CODES.get(code, code)
+                return _sts_error(failure.status, code, failure.message)
         key_id = getattr(request.state, "access_key_id", "AKIAUNSIGNED")
         account = self.env.account
         body = (
@@ -267,20 +268,20 @@ class LocalApp:
         )
         reply = CliReply(result.stdout, result.stderr, result.exit_code)
         if self.stopping.is_set() and result.exit_code < 0:
-            doc = json.loads(encode_reply(reply))
-            doc.update(
-                error="ServerStopping",
-                message="the local environment is stopping: the command was killed before "
-                "it finished (commands before it are unaffected)",
+            return _reply_with_error(
+                reply,
+                503,
+                "ServerStopping",
+                "the local environment is stopping: the command was killed before it "
+                "finished (commands before it are unaffected)",
             )
-            return JSONResponse(doc, status_code=503)
         if result.timed_out:
-            doc = json.loads(encode_reply(reply))
-            doc.update(
-                error="Timeout",
-                message=f"the command ran past {result.duration:.0f} s and was stopped",
+            return _reply_with_error(
+                reply,
+                504,
+                "Timeout",
+                f"the command ran past {result.duration:.0f} s and was stopped",
             )
-            return JSONResponse(doc, status_code=504)
         return Response(encode_reply(reply), media_type="application/json")
 
     # -- assembly ------------------------------------------------------------------------
@@ -301,6 +302,12 @@ class LocalApp:
         )
 
 
+_STS_CODES = {
+    "UnrecognizedClient": "InvalidClientTokenId",
+    "InvalidSignature": "SignatureDoesNotMatch",
+}
+
+
 def _sts_error(status: int, code: str, message: str) -> Response:
     body = (
         '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'
@@ -308,6 +315,13 @@ def _sts_error(status: int, code: str, message: str) -> Response:
         f"</Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
     )
     return Response(body, status_code=status, media_type="text/xml")
+
+
+def _reply_with_error(reply: CliReply, status: int, code: str, message: str) -> JSONResponse:
+    """The command's streams (it did run, partly) with an error status and reason."""
+    doc = json.loads(encode_reply(reply))
+    doc.update(error=code, message=message)
+    return JSONResponse(doc, status_code=status)
 
 
 def _cli_error(status: int, code: str, message: str) -> JSONResponse:
