@@ -41,22 +41,59 @@ class CliToken:
         return self.obtained_at <= now < self.expires_at - SAFETY_MARGIN
 
 
-class TokenCache:
-    """CLI tokens on disk under ``directory``, keyed by where and as whom they were made."""
+class _FileCache:
+    """One small 0600 file per key under ``directory``, written atomically; a cache, so
+    every I/O failure just means "not cached"."""
+
+    suffix = ".json"
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
     def _path(self, key: tuple[str, ...]) -> Path:
         digest = hashlib.sha256("\0".join(key).encode()).hexdigest()[:32]
-        return self.directory / f"{digest}.json"
+        return self.directory / f"{digest}{self.suffix}"
 
-    def get(self, key: tuple[str, ...]) -> CliToken | None:
+    def _read(self, key: tuple[str, ...], max_age: float | None = None) -> str | None:
         path = self._path(key)
         try:
-            if path.stat().st_mode & 0o077:  # someone else could read or plant it
+            stat = path.stat()
+            if stat.st_mode & 0o077:  # someone else could read or plant it
                 return None
-            doc = json.loads(path.read_text())
+            if max_age is not None and time.time() - stat.st_mtime > max_age:
+                return None
+            return path.read_text()
+        except OSError:
+            return None
+
+    def _write(self, key: tuple[str, ...], text: str) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path = self._path(key)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        except OSError:
+            pass
+
+    def drop(self, key: tuple[str, ...]) -> None:
+        try:
+            self._path(key).unlink()
+        except OSError:
+            pass
+
+
+class TokenCache(_FileCache):
+    """CLI tokens on disk under ``directory``, keyed by where and as whom they were made."""
+
+    def get(self, key: tuple[str, ...]) -> CliToken | None:
+        text = self._read(key)
+        if text is None:
+            return None
+        try:
+            doc = json.loads(text)
             token = CliToken(
                 doc["token"],
                 doc["hostname"],
@@ -64,7 +101,7 @@ class TokenCache:
                 doc["cli_url"],
                 doc.get("ca_bundle", ""),
             )
-        except (OSError, ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError):
             return None
         return token if token.fresh() else None
 
@@ -76,51 +113,19 @@ class TokenCache:
             "cli_url": token.cli_url,
             "ca_bundle": token.ca_bundle,
         }
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            path = self._path(key)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                json.dump(doc, fh)
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a cache, not a requirement
-
-    def drop(self, key: tuple[str, ...]) -> None:
-        try:
-            self._path(key).unlink()
-        except OSError:
-            pass
+        self._write(key, json.dumps(doc))
 
 
-class VersionCache:
+class VersionCache(_FileCache):
     """Environments' Airflow versions on disk for a few minutes (a version changes only
     with an environment update, which takes MWAA far longer than that)."""
 
     TTL = 300.0
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def _path(self, key: tuple[str, ...]) -> Path:
-        digest = hashlib.sha256("\0".join(("version", *key)).encode()).hexdigest()[:32]
-        return self.directory / f"{digest}.version"
+    suffix = ".version"
 
     def get(self, key: tuple[str, ...]) -> str | None:
-        try:
-            path = self._path(key)
-            if time.time() - path.stat().st_mtime > self.TTL:
-                return None
-            return path.read_text().strip() or None
-        except OSError:
-            return None
+        text = self._read(key, max_age=self.TTL)
+        return (text or "").strip() or None
 
     def put(self, key: tuple[str, ...], version: str) -> None:
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = self._path(key).with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(version)
-            os.replace(tmp, self._path(key))
-        except OSError:
-            pass
+        self._write(key, version)
