@@ -67,14 +67,16 @@ class Allowlist:
         translated, _ = translate(argv, self.major)
         if translated != list(argv):
             hints.append(" ".join(translated))
-        head, sub = argv[0].replace("_", "-"), argv[1] if len(argv) > 1 else ""
+        head = argv[0].replace("_", "-")
+        sub = argv[1] if len(argv) > 1 and not argv[1].startswith("-") else ""
         scored = []
         for command in self.commands:
             group, _, name = command.partition(" ")
             if not name:
                 score = like(head, group)
             elif like(head, group) >= 0.8:
-                score = like(sub.replace("_", "-"), name) if sub else 0.6
+                # no subcommand given: any of the group's, its `list` first
+                score = like(sub.replace("_", "-"), name) if sub else 0.6 + 0.1 * (name == "list")
             else:
                 continue
             if score >= 0.6:
@@ -97,15 +99,7 @@ class Allowlist:
             )
         if head in self.groups:
             if len(argv) < 2 or argv[1].startswith("-"):
-                from .translate import translate
-
-                translated, _ = translate(argv, self.major)
-                subs = sorted(c for c in self.commands if c.startswith(head + " "))
-                hint = (
-                    " ".join(translated)
-                    if translated != list(argv)
-                    else (f"{head} list" if f"{head} list" in subs else subs[0])
-                )
+                hint = self.did_you_mean(argv)[0]  # never empty: the group has subcommands
                 raise CommandNotAllowed(f"'{head}' needs a subcommand; did you mean '{hint}'?")
             key = f"{head} {argv[1]}"
         else:
