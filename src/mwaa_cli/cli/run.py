@@ -115,6 +115,11 @@ def show(result: Result, ro: RunOptions) -> None:
         note(f"the remote command was killed by {name} (exit {shell_status(result.exit_code)})")
 
 
+def json_record(result: Result, ro: RunOptions) -> dict:
+    """The ``--json`` envelope of ``result`` (stderr filtered with --filter-noise)."""
+    return envelope(result, filter_noise(result.stderr) if ro.filter_noise else None)
+
+
 def show_preview(preview: dict, ro: RunOptions) -> None:
     if ro.as_json:
         click.echo(json.dumps(preview, indent=2))
@@ -167,8 +172,7 @@ def run(args: tuple[str, ...], all_envs: bool, **opts) -> None:
         show_preview(outcome, ro)
         return
     if ro.as_json:
-        err = filter_noise(outcome.stderr) if ro.filter_noise else outcome.stderr
-        click.echo(json.dumps(envelope(outcome, err)))
+        click.echo(json.dumps(json_record(outcome, ro)))
     else:
         show(outcome, ro)
     raise SystemExit(shell_status(outcome.exit_code))
@@ -206,9 +210,7 @@ def run_many_envs(envs: list[EnvSettings], args: Sequence[str], conn: dict, ro: 
                 show_preview(outcome, ro)
         else:
             code = shell_status(outcome.exit_code)
-            docs.append(
-                envelope(outcome, filter_noise(outcome.stderr) if ro.filter_noise else None)
-            )
+            docs.append(json_record(outcome, ro))
             if not ro.as_json:
                 click.echo(f"==> {name} <== (exit {outcome.exit_code})")
                 show(outcome, ro)
@@ -273,8 +275,7 @@ def batch(file, keep_going: bool, quiet: bool, **opts) -> None:
             for index, result in enumerate(client.run_many(prepared, keep_going=keep_going), 1):
                 done = index
                 if ro.as_json:
-                    err = filter_noise(result.stderr) if ro.filter_noise else None
-                    click.echo(json.dumps(envelope(result, err)))
+                    click.echo(json.dumps(json_record(result, ro)))
                 else:
                     if not quiet:
                         click.echo(
