@@ -17,33 +17,18 @@ import pytest
 from mwaa_cli.commands import Allowlist
 from mwaa_cli.translate import RULES, add_yes, translate
 
+from .translation_cases import DAY, LIVE_110
+
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW2 = ROOT / ".tools" / "airflow2" / "bin" / "airflow"
 DAGS = Path(__file__).with_name("airflow2_dags")
-DAY = "2025-01-02"
-
+# Each rule's old spelling: the 1.10 ones, and 3.x spellings as a 2.x user might type them.
 LIVE = {
-    "list_dags": "list_dags",
-    "list_tasks": "list_tasks hello_mwaa",
-    "list_dag_runs": "list_dag_runs hello_mwaa",
-    "trigger_dag": "trigger_dag etl_with_params -c '{\"rows\": 2}'",
-    "pause": "pause hello_mwaa",
-    "unpause": "unpause hello_mwaa",
-    "dag_state": f"dag_state hello_mwaa {DAY}",
-    "task_state": f"task_state hello_mwaa say_hello {DAY}",
-    "next_execution": "next_execution daily_report",
-    "clear": "clear hello_mwaa -t say_hello",
-    "test": f"test hello_mwaa say_hello {DAY}",
-    "render": f"render hello_mwaa say_hello {DAY}",
+    **LIVE_110,
     "run": f"run hello_mwaa say_hello {DAY}",
-    "task_failed_deps": f"task_failed_deps hello_mwaa say_hello {DAY}",
-    "show_dag": "show_dag hello_mwaa",
-    "backfill": "backfill daily_report -s 2025-01-01 -e 2025-01-02 --dry-run",
-    "variables": "variables -s translated_key 42",
     "backfill create": "backfill create --dag-id daily_report --from-date 2025-02-01 --to-date 2025-02-02",
     "dags list-runs": "dags list-runs hello_mwaa",
     "dags trigger": "dags trigger hello_mwaa -l 2025-03-01T00:00:00+00:00",
-    "delete_dag": "delete_dag etl_with_params",
 }
 ORDER = [r.match for r in RULES if 2 in r.targets]
 ORDER.remove("delete_dag")
