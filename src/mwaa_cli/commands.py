@@ -32,6 +32,7 @@ class Allowlist:
     commands: frozenset[str]
     forbidden_flags: dict[str, tuple[str, ...]] = field(default_factory=dict)
     major: int = 3  # the Airflow major version it is for
+    dags_folder_flags: tuple[str, ...] = ()  # their value must be a path in the DAGs folder
 
     @classmethod
     def for_version(cls, airflow_version: str) -> Allowlist:
@@ -46,11 +47,21 @@ class Allowlist:
             if _version_tuple(min_version) <= wanted
         )
         flags = {k: tuple(v) for k, v in data["forbidden_flags"].items()}
-        return cls(allowed, flags, int(major) if major in data else 3)
+        return cls(
+            allowed,
+            flags,
+            int(major) if major in data else 3,
+            tuple(data.get("dags_folder_flags", ())),
+        )
 
     def with_overrides(self, allow: Sequence[str] = (), deny: Sequence[str] = ()) -> Allowlist:
         """This list plus ``allow`` minus ``deny`` (a config file's per-environment overrides)."""
-        return Allowlist((self.commands | set(allow)) - set(deny), self.forbidden_flags, self.major)
+        return Allowlist(
+            (self.commands | set(allow)) - set(deny),
+            self.forbidden_flags,
+            self.major,
+            self.dags_folder_flags,
+        )
 
     def did_you_mean(self, argv: Sequence[str]) -> list[str]:
         """Allowed commands ``argv`` may have meant: its spelling in this Airflow version
@@ -130,3 +141,41 @@ class Allowlist:
                 hit = []
             if hit:
                 raise CommandNotAllowed(f"'{key} {hit[0]}' is not accepted by MWAA")
+
+    def dags_folder_paths(self, key: str, argv: Sequence[str]) -> list[str]:
+        """The values ``argv`` (a command ``key``) gives to options that load code from a
+        path (``-S/--subdir``): the caller checks that each lies in the DAGs folder.
+        Abbreviations, ``--opt=value``, ``-Svalue`` and short clusters (``-vS v``) count."""
+        longs = [f for f in self.dags_folder_flags if f.startswith("--")]
+        shorts = [f[1] for f in self.dags_folder_flags if len(f) == 2]
+        rest = list(argv[len(key.split(" ")) :])
+        values = []
+        index = 0
+        while index < len(rest):
+            arg = rest[index]
+            index += 1
+            if arg == "--":
+                break
+            if arg.startswith("--"):
+                name, eq, value = arg.partition("=")
+                if len(name) > 2 and any(f.startswith(name) for f in longs):
+                    if eq:
+                        values.append(value)
+                    elif index < len(rest):
+                        values.append(rest[index])
+                        index += 1
+                    else:
+                        values.append("")
+            elif arg.startswith("-") and len(arg) > 1:
+                for pos, letter in enumerate(arg[1:], 1):
+                    if letter in shorts:
+                        attached = arg[pos + 1 :]
+                        if attached:
+                            values.append(attached)
+                        elif index < len(rest):
+                            values.append(rest[index])
+                            index += 1
+                        else:
+                            values.append("")
+                        break
+        return values

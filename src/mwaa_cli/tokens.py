@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ._files import make_private_dir, write_private
 
 TOKEN_LIFETIME = 60.0  # seconds, as MWAA documents
 SAFETY_MARGIN = 15.0  # never start a command with less than this left
@@ -68,13 +69,8 @@ class _FileCache:
 
     def _write(self, key: tuple[str, ...], text: str) -> None:
         try:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            path = self._path(key)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
+            make_private_dir(self.directory)
+            write_private(self._path(key), text.encode())
         except OSError:
             pass
 

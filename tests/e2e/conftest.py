@@ -53,6 +53,78 @@ def children_of(pid: int) -> list[int]:
     return kids
 
 
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid``."""
+    found, todo = set(), [pid]
+    while todo:
+        for kid in children_of(todo.pop()):
+            if alive(kid):
+                found.add(kid)
+                todo.append(kid)
+    return found
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def zygote_of(server: int) -> int | None:
+    """The warm executor's fork-server under ``server``."""
+    return next((p for p in children_of(server) if b"zygote.py" in cmdline(p)), None)
+
+
+def component_pid(server: int, name: str) -> int | None:
+    """The leader process of Airflow component ``name`` (``scheduler``…) under ``server``."""
+    wardens = [p for p in children_of(server) if b"warden.py" in cmdline(p)]
+    for warden in wardens:
+        for pid in children_of(warden):
+            argv = cmdline(pid).split(b"\0")
+            if name.encode() in argv or any(
+                a.startswith(name.replace("-", "_").encode()) for a in argv
+            ):
+                return pid
+    return None
+
+
+def listening_sockets(pids: set[int]) -> list[tuple[int, str, int]]:
+    """(pid, address, port) of every TCP socket in LISTEN state held by ``pids``."""
+    listening: dict[str, tuple[str, int]] = {}
+    for table, family in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 6)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A":  # LISTEN
+                continue
+            hex_addr, hex_port = fields[1].split(":")
+            raw = bytes.fromhex(hex_addr)
+            if family == 4:
+                address = ".".join(str(b) for b in raw[::-1])
+            else:
+                words = [raw[i : i + 4][::-1] for i in range(0, 16, 4)]
+                import ipaddress
+
+                address = str(ipaddress.IPv6Address(b"".join(words)))
+            listening[fields[9]] = (address, int(hex_port, 16))
+    found = []
+    for pid in pids:
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inode = target[8:-1]
+                if inode in listening:
+                    found.append((pid, *listening[inode]))
+    return found
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -131,6 +203,31 @@ class LocalEnv:
 
     def stderr_text(self) -> str:
         return "".join(self.output)
+
+    @property
+    def api_url(self) -> str:
+        """Airflow's own API server / UI (from the banner)."""
+        import re
+
+        match = re.search(r"Airflow UI +(http://127\.0\.0\.1:\d+)", self.stderr_text())
+        assert match, self.stderr_text()
+        return match.group(1)
+
+    def wait_for_api(self, timeout: float = 120) -> str:
+        """Airflow's API server URL, once it answers."""
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                httpx.get(self.api_url + "/api/v2/version", timeout=5)
+                return self.api_url
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "the API server never answered"
+                time.sleep(0.5)
+
+    def ui_password(self, user: str = "admin") -> str:
+        return json.loads((self.home / "ui-passwords.json").read_text())[user]
 
 
 def _pump(stream, sink: list[str]) -> None:

@@ -10,16 +10,19 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from mwaa_cli.errors import ExitStatus
 
-from .conftest import BIN, alive, children_of, start_local_env, stop
+from .conftest import BIN, alive, children_of, start_local_env, stop, zygote_of
 
 DAGS = Path(__file__).with_name("fault_dags")
 
@@ -28,7 +31,17 @@ DAGS = Path(__file__).with_name("fault_dags")
 def env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("faults")
     local = start_local_env(
-        tmp, "--no-scheduler", "--insecure-http", "--dags", str(DAGS), "--command-timeout", "10"
+        tmp,
+        "--no-scheduler",
+        "--insecure-http",
+        "--dags",
+        str(DAGS),
+        "--command-timeout",
+        "10",
+        "--header-timeout",
+        "2",
+        "--body-timeout",
+        "2",
     )
     local.tmp = tmp
     try:  # stopped even when the set-up below fails
@@ -82,6 +95,24 @@ def test_locked_metadata_db_refuses_cleanly_then_recovers(env):
     still_there(env)
 
 
+def test_a_short_lived_writer_delays_commands_and_never_blocks_readers(env):
+    holder = sqlite3.connect(db(env), isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # a writer (a busy scheduler) holds the DB for 2 s
+    release = threading.Timer(2.0, lambda: holder.execute("ROLLBACK"))
+    release.start()
+    try:
+        started = time.monotonic()
+        assert env.mwaa("run", "--", "version").returncode == 0  # never opens the DB
+        assert env.mwaa("run", "--", "variables", "get", "keep").returncode == 0  # a reader
+        assert time.monotonic() - started < 1.9  # neither waited for the writer
+        out = env.mwaa("run", "--", "variables", "set", "after_lock", "x")  # waits its turn
+        assert out.returncode == 0, out.stderr
+    finally:
+        release.join()
+        holder.close()
+    assert env.mwaa("run", "--", "variables", "get", "after_lock").stdout == b"x\n"
+
+
 def test_missing_metadata_db_refuses_cleanly_and_is_not_recreated(env):
     moved = db(env).with_name("airflow.db.moved")
     db(env).rename(moved)
@@ -96,14 +127,97 @@ def test_missing_metadata_db_refuses_cleanly_and_is_not_recreated(env):
     still_there(env)
 
 
+def test_slow_clients_are_cut_off(env):
+    """Partial headers and a stalled body (with a valid token) do not hold connections."""
+    conns = []
+    for _ in range(20):
+        sock = socket.create_connection(("127.0.0.1", env.port))
+        sock.sendall(b"POST /aws_mwaa/cli HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        conns.append(sock)
+    started = time.monotonic()
+    for sock in conns:
+        sock.settimeout(15)
+        assert sock.recv(1024) == b""  # closed by the server
+        sock.close()
+    assert time.monotonic() - started < 8  # --header-timeout 2
+    token = _cli_token(env)
+    with socket.create_connection(("127.0.0.1", env.port)) as sock:
+        sock.sendall(
+            b"POST /aws_mwaa/cli HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n"
+            b"Authorization: Bearer " + token.encode() + b"\r\n\r\nvariables"
+        )
+        sock.settimeout(15)
+        started = time.monotonic()
+        reply = sock.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 408"), reply
+        assert time.monotonic() - started < 8  # --body-timeout 2
+    still_there(env)
+
+
+def test_a_request_abandoned_mid_body_logs_one_line(env):
+    before = env.stderr_text()
+    with socket.create_connection(("127.0.0.1", env.port)) as sock:
+        sock.sendall(
+            b"POST /clitoken/local HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n"
+            b"\r\n" + b"x" * 10
+        )
+    time.sleep(1)
+    added = env.stderr_text()[len(before) :]
+    assert "Traceback" not in added
+    assert len([line for line in added.splitlines() if line.strip()]) == 1, added
+    assert "disconnected before sending its whole request" in added
+    still_there(env)
+
+
+def test_a_dead_fork_server_is_replaced_every_time(env):
+    """kill -9 the fork-server, then a command, a burst, an idle spell longer than the
+    server's worker threads live, and another command: several rounds, no 5xx at all."""
+    statuses = []
+    for _ in range(3):
+        zygote = zygote_of(env.proc.pid)
+        assert zygote is not None
+        os.kill(zygote, signal.SIGKILL)
+        statuses.append(_post(env, "variables get keep"))
+        with ThreadPoolExecutor(12) as pool:
+            statuses += list(pool.map(lambda _: _post(env, "variables get keep"), range(12)))
+        time.sleep(12)  # anyio retires idle worker threads after 10 s
+        statuses.append(_post(env, "variables get keep"))
+    assert statuses == [200] * len(statuses)
+    assert "internal error" not in env.stderr_text()
+
+
+def _cli_token(env) -> str:
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(
+        "mwaa",
+        endpoint_url=env.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=env.key["AccessKeyId"],
+        aws_secret_access_key=env.key["SecretAccessKey"],
+        config=Config(inject_host_prefix=False),
+    )
+    return client.create_cli_token(Name="local")["CliToken"]
+
+
+def _post(env, command: str) -> int:
+    import httpx
+
+    token = _cli_token(env)
+    reply = httpx.post(
+        f"{env.endpoint}/aws_mwaa/cli",
+        content=command.encode(),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=120,
+    )
+    return reply.status_code
+
+
 def _commands(server: int) -> list[int]:
     """Commands running under the server's warm executor (the zygote's children)."""
-    zygotes = [
-        pid
-        for pid in children_of(server)
-        if b"mwaa_cli.local.zygote" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    ]
-    return [kid for z in zygotes for kid in children_of(z)]
+    zygote = zygote_of(server)
+    return children_of(zygote) if zygote else []
 
 
 def client_err(client: subprocess.Popen) -> bytes:

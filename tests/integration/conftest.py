@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from mwaa_cli.local.app import EnvironmentInfo, LocalApp
+from mwaa_cli.local.api import EnvironmentInfo, LocalApp
+from mwaa_cli.local.api.cli_queue import CommandQueue
 from mwaa_cli.local.auth import AccessKey, SigV4Verifier
 from mwaa_cli.local.executor import SubprocessExecutor
 from mwaa_cli.local.tokens import TokenSigner
@@ -50,7 +51,13 @@ def server():
     signer = TokenSigner(b"s" * 32, ttl=60)
     executor = SubprocessExecutor(FAKE, {"PATH": "/usr/bin:/bin"}, timeout=3, concurrency=2)
     info = EnvironmentInfo("itest", "3.3.1", f"127.0.0.1:{port}", created_at=1_700_000_000.0)
-    app = LocalApp(info, signer, executor.run, verifier=SigV4Verifier([KEY], "us-east-1")).build()
+    app = LocalApp(
+        info,
+        signer,
+        executor.run,
+        verifier=SigV4Verifier([KEY], "us-east-1"),
+        queue=CommandQueue(2, max_waiting=2, max_wait=1.0),
+    ).build()
     uv, thread = _start(app, sock)
     yield Server(f"http://127.0.0.1:{port}", info.webserver_hostname, signer, executor)
     uv.should_exit = True

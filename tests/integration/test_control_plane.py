@@ -1,6 +1,9 @@
 """Real boto3/botocore against the real server: modeled replies and modeled errors."""
 
+from urllib.parse import quote
+
 import boto3
+import httpx
 import pytest
 from botocore.config import Config
 
@@ -72,3 +75,55 @@ def test_host_prefix_injection_is_why_the_env_var_exists(server):
     )
     with pytest.raises(Exception, match=r"env\.127\.0\.0\.1"):
         client.create_cli_token(Name="itest")
+
+
+def _signed(server, method: str, path: str, body: bytes = b"") -> httpx.Response:
+    """A request signed exactly as botocore signs, with a path botocore would not send."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = server.url + path
+    request = AWSRequest(method=method, url=url, data=body)
+    SigV4Auth(
+        Credentials(KEY.access_key_id, KEY.secret_access_key), "airflow", "us-east-1"
+    ).add_auth(request)
+    return httpx.request(method, url, content=body, headers=dict(request.headers))
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "1e1", " 5", "0x5", "-1"])
+def test_max_results_must_be_ascii_digits(server, value):
+    reply = _signed(server, "GET", f"/environments?MaxResults={quote(value)}")
+    assert reply.status_code == 400, reply.text
+    assert reply.headers["x-amzn-ErrorType"] == "ValidationException"
+
+
+@pytest.mark.parametrize(
+    "path", ["/environments/itest%0A", "/environments/it%00est", "/clitoken/itest%0d"]
+)
+def test_control_characters_in_a_path_are_refused(server, path):
+    reply = _signed(server, "GET" if "environments" in path else "POST", path)
+    assert reply.status_code == 400, reply.text
+    assert reply.headers["x-amzn-ErrorType"] == "ValidationException"
+
+
+@pytest.mark.parametrize(
+    "path", ["/aws_mwaa%2fcli", "/aws_mwaa%2Fcli", "/pluginsv2%2faws_mwaa/cli"]
+)
+def test_an_encoded_slash_is_not_the_cli_endpoint(server, path):
+    token = server.signer.issue(server.env_name)
+    reply = httpx.post(
+        server.url + path, content=b"version", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert reply.status_code == 404
+
+
+def test_oversize_control_plane_bodies_are_refused_unread(server):
+    reply = httpx.post(
+        server.url + "/clitoken/itest",
+        content=b"x" * (2 * 1024 * 1024),
+        headers={"Authorization": "AWS4-HMAC-SHA256 nothing"},
+    )
+    assert reply.status_code == 413
+    assert reply.headers["x-amzn-ErrorType"] == "RequestEntityTooLarge"
+    assert reply.headers["connection"] == "close"

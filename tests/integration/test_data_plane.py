@@ -3,6 +3,7 @@
 import base64
 import json
 import threading
+import time
 
 import httpx
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from mwaa_cli import Client, CommandNotAllowed, RequestTimeout, ServerBusy
 from mwaa_cli.cli import main
 from mwaa_cli.errors import ExitStatus
-from mwaa_cli.local.app import MAX_BODY
+from mwaa_cli.local.api import Limits
 from mwaa_cli.local.tokens import TokenSigner
 
 
@@ -74,7 +75,7 @@ def test_basic_auth_scheme_is_refused(server):
         ("variables set k 'open", 400, "cannot split"),
         (b"variables get \xff\xfe", 400, "UTF-8"),
         ("variables get a\x00b", 400, "NUL"),
-        ("variables set k " + "x" * (MAX_BODY + 1), 413, "exceeds"),
+        ("variables set k " + "x" * (Limits().cli_body + 1), 413, "exceeds"),
     ],
 )
 def test_bad_commands_get_4xx_json(server, body, status, reason):
@@ -89,25 +90,68 @@ def test_timeout_kills_the_command_and_says_so(server):
     assert "stopped" in r.json()["message"]
 
 
-def test_concurrency_limit_gives_503_not_a_queue(server):
-    results = []
+def _in_background(server, body: str, sink: list, label: str = "") -> threading.Thread:
+    def go():
+        r = post(server, body)
+        sink.append((label, r.status_code, time.monotonic(), r))
 
-    def slow():
-        results.append(post(server, "variables get sleep=1.5").status_code)
+    thread = threading.Thread(target=go)
+    thread.start()
+    return thread
 
-    threads = [threading.Thread(target=slow) for _ in range(2)]
-    for t in threads:
-        t.start()
-    import time
 
-    time.sleep(0.5)
-    busy = post(server, "version")
+def test_commands_beyond_the_limit_wait_their_turn_in_order(server):
+    done: list = []
+    busy = [_in_background(server, "variables get sleep=0.6", done, "slow") for _ in range(2)]
+    time.sleep(0.2)
+    first = _in_background(server, "variables get first", done, "first")
+    time.sleep(0.1)
+    second = _in_background(server, "variables get second", done, "second")
+    for t in [*busy, first, second]:
+        t.join()
+    assert [status for _, status, _, _ in done] == [200] * 4  # nobody was turned away
+    finished = [label for label, *_ in sorted(done, key=lambda d: d[2])]
+    assert finished.index("first") < finished.index("second")  # first come, first served
+    assert post(server, "version").status_code == 200  # slots are released
+
+
+def test_a_full_queue_refuses_at_once_with_retry_after(server):
+    done: list = []
+    threads = [_in_background(server, "variables get sleep=1.5", done) for _ in range(2)]
+    time.sleep(0.2)
+    threads += [_in_background(server, "variables get w", done) for _ in range(2)]
+    time.sleep(0.2)
+    started = time.monotonic()
+    refused = post(server, "version")
+    assert time.monotonic() - started < 0.5
     for t in threads:
         t.join()
-    assert busy.status_code == 503
-    assert "too many" in busy.json()["message"]
-    assert results == [200, 200]
-    assert post(server, "version").status_code == 200  # slots are released
+    assert refused.status_code == 503
+    assert "queue is full" in refused.json()["message"]
+    assert int(refused.headers["retry-after"]) >= 1
+    assert post(server, "version").status_code == 200
+
+
+def test_a_wait_past_the_limit_is_refused_and_never_runs(server):
+    done: list = []
+    threads = [_in_background(server, "variables get sleep=2.5", done) for _ in range(2)]
+    time.sleep(0.2)
+    started = time.monotonic()
+    refused = post(server, "variables get exit=3")
+    waited = time.monotonic() - started
+    for t in threads:
+        t.join()
+    assert refused.status_code == 503 and 0.9 < waited < 2.0
+    assert "waited 1 s" in refused.json()["message"]
+    assert refused.headers["retry-after"] == "1"
+
+
+def test_health_reports_the_queue(server):
+    doc = httpx.get(f"{server.url}/health").json()
+    assert doc["status"] == "ok" and doc["environment"] == "itest"
+    assert doc["cli"]["concurrency"] == 2 and doc["cli"]["max_waiting"] == 2
+    assert doc["cli"]["running"] == 0 and doc["cli"]["waiting"] == 0
+    assert doc["cli"]["refused_queue_full"] >= 1 and doc["cli"]["served"] >= 1
 
 
 # -- the client library and CLI over the same server -------------------------------------
@@ -169,12 +213,10 @@ def test_envs_table(aws_env, capfd):
 
 def test_busy_maps_to_server_busy(aws_env, server):
     threads = [
-        threading.Thread(target=post, args=(server, "variables get sleep=1.5")) for _ in range(2)
+        threading.Thread(target=post, args=(server, "variables get sleep=3")) for _ in range(2)
     ]
     for t in threads:
         t.start()
-    import time
-
     time.sleep(0.5)
     try:
         with Client(env="itest") as client, pytest.raises(ServerBusy):

@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Mount, Route
 
 from mwaa_cli import Client
-from mwaa_cli.local.app import EnvironmentInfo, LocalApp
+from mwaa_cli.local.api import EnvironmentInfo, LocalApp
 
 from .conftest import _start
 

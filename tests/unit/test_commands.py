@@ -40,6 +40,14 @@ def test_v3_allows(argv, entry):
         (["dags", "show", "d", "-s", "x.png"], "-s"),
         (["dags", "show", "d", "-vs", "x.png"], "-s"),
         (["dags", "test", "d", "--save-dagrun", "x"], "--save-dagrun"),
+        # runs any Python file on the host: every spelling argparse accepts
+        (["dags", "test", "d", "-f", "/tmp/x.py"], "-f"),
+        (["dags", "test", "d", "-f/tmp/x.py"], "-f"),
+        (["dags", "test", "d", "-vf", "/tmp/x.py"], "-f"),
+        (["dags", "test", "d", "--dagfile-path", "/tmp/x.py"], "--dagfile-path"),
+        (["dags", "test", "d", "--dagfile-path=/tmp/x.py"], "--dagfile-path"),
+        (["dags", "test", "d", "--dagf", "/tmp/x.py"], "--dagfile-path"),
+        (["dags", "test", "d", "--dag", "/tmp/x.py"], "--dagfile-path"),
     ],
 )
 def test_v3_refuses(argv, reason):
@@ -65,3 +73,36 @@ def test_v1_uses_old_spellings():
     assert v1.command_of(["list_dags"]) == "list_dags"
     with pytest.raises(CommandNotAllowed):
         v1.command_of(["dags", "list"])
+
+
+def test_v2_refuses_a_config_file_for_tasks_run():
+    with pytest.raises(CommandNotAllowed, match="--cfg-path"):
+        V2.command_of(["tasks", "run", "d", "t", "2025-01-01", "--cfg-path", "/etc/passwd"])
+
+
+@pytest.mark.parametrize(
+    "argv,values",
+    [
+        (["dags", "list", "-S", "/tmp/x"], ["/tmp/x"]),
+        (["dags", "list", "-S/tmp/x"], ["/tmp/x"]),
+        (["dags", "list", "-vS", "/tmp/x"], ["/tmp/x"]),
+        (["dags", "list", "--subdir", "/tmp/x"], ["/tmp/x"]),
+        (["dags", "list", "--subdir=/tmp/x"], ["/tmp/x"]),
+        (["dags", "list", "--sub", "/tmp/x"], ["/tmp/x"]),
+        (["dags", "list", "-S"], [""]),
+        (["dags", "list", "-o", "json"], []),
+        (["dags", "list", "--", "-S", "x"], []),
+        (["tasks", "test", "d", "t", "-S", "a", "--subdir", "b"], ["a", "b"]),
+    ],
+)
+def test_subdir_values_are_found_in_every_spelling(argv, values):
+    key = " ".join(argv[:2])
+    assert V2.dags_folder_paths(key, argv) == values
+
+
+def test_the_flag_review_is_recorded_in_the_data():
+    from mwaa_cli.commands import _data
+
+    review = _data()["flag_review"]
+    assert "dags test -f/--dagfile-path FILE" in review["refused"]
+    assert "-S/--subdir PATH" in review["dags_folder_only"]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import ssl
+import stat
+import threading
+import time
 
 import pytest
 
@@ -88,6 +92,7 @@ def test_written_profile_is_what_botocore_reads(tmp_path, monkeypatch):
 
 def _migrated(path):
     conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")  # as Airflow's SQLite runs
     conn.execute("CREATE TABLE alembic_version (version_num TEXT)")
     conn.commit()
     conn.close()
@@ -112,15 +117,59 @@ def test_metadata_check_unmigrated_and_damaged(tmp_path):
 def test_metadata_check_locked(tmp_path):
     db = tmp_path / "airflow.db"
     _migrated(db)
-    check_sqlite(db)
+    check_sqlite(db, "variables set")
     holder = sqlite3.connect(db, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the DB
     try:
         with pytest.raises(MetadataUnavailable, match="locked"):
-            check_sqlite(db, timeout=0.1)
+            check_sqlite(db, "variables set", timeout=0.1)
+        started = time.monotonic()
+        check_sqlite(db, "variables get", timeout=5)  # readers never wait in WAL mode
+        check_sqlite(db, "version", timeout=5)  # never opens the DB
+        check_sqlite(db, "providers list", timeout=5)
+        assert time.monotonic() - started < 1
     finally:
         holder.execute("ROLLBACK")
-    check_sqlite(db)
+    check_sqlite(db, "variables set")
+
+
+def test_a_short_lived_writer_only_delays_a_writing_command(tmp_path):
+    db = tmp_path / "airflow.db"
+    _migrated(db)
+    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(1.0, lambda: holder.execute("ROLLBACK"))
+    release.start()
+    started = time.monotonic()
+    check_sqlite(db, "variables set")  # waits for the lock instead of failing at once
+    assert 0.8 < time.monotonic() - started < 4
+    release.join()
+
+
+def test_commands_without_the_db_pass_even_when_it_is_missing(tmp_path):
+    check_sqlite(tmp_path / "airflow.db", "version")
+    check_sqlite(tmp_path / "airflow.db", "cheat-sheet")
+    with pytest.raises(MetadataUnavailable, match="is missing"):
+        check_sqlite(tmp_path / "airflow.db", "dags list")
+
+
+def test_an_existing_home_keeps_its_permissions_with_a_warning(tmp_path, monkeypatch):
+    from mwaa_cli.local import airflow_home
+
+    monkeypatch.setattr(airflow_home.AirflowHome, "migrate", lambda self: None)
+    monkeypatch.setattr(airflow_home, "airflow_version", lambda: "3.3.1")
+    monkeypatch.setattr(airflow_home, "install_plugin", lambda site: None)
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    os.chmod(shared, 0o755)
+    said: list[str] = []
+    airflow_home.AirflowHome(shared, tmp_path).prepare(log=said.append)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755  # not changed behind the user's back
+    assert any("readable by other users" in line for line in said)
+    fresh = tmp_path / "fresh" / "home"
+    airflow_home.AirflowHome(fresh, tmp_path).prepare(log=said.append)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o700
+    assert stat.S_IMODE((fresh / "ui-passwords.json").stat().st_mode) == 0o600
 
 
 def test_local_ca_only_for_our_own_bundles(tmp_path, monkeypatch):

@@ -54,3 +54,32 @@ def test_expired_token_is_rejected():
     assert signer.verify(token, "local", now=1059.0).env == "local"
     with pytest.raises(TokenRejected, match="expired"):
         signer.verify(token, "local", now=1060.0)
+
+
+def test_only_the_canonical_encoding_is_accepted():
+    signer = TokenSigner(KEY)
+    token = signer.issue("local")
+    payload, sig = token.split(".")
+    assert signer.verify(token, "local").env == "local"
+    # the same bytes spelt differently: padded, or with the unused low bits of the last
+    # base64 character set (which decoders silently drop)
+    variants = [
+        f"{payload}=.{sig}",
+        f"{payload}.{sig}=",
+        f"{payload}.{sig[:-1]}{chr(ord(sig[-1]) ^ 1)}",
+    ]
+    for variant in variants:
+        if variant == token:
+            continue
+        with pytest.raises(TokenRejected):
+            signer.verify(variant, "local")
+
+
+def test_a_token_is_good_for_its_own_use_only():
+    signer = TokenSigner(KEY)
+    web = signer.issue("local", use="web")
+    assert signer.verify(web, "local", use="web").use == "web"
+    with pytest.raises(TokenRejected, match="not a CLI token"):
+        signer.verify(web, "local")
+    with pytest.raises(TokenRejected, match="not a web login token"):
+        signer.verify(signer.issue("local"), "local", use="web")

@@ -45,7 +45,19 @@ def local() -> None:
     "--concurrency",
     default=4,
     show_default=True,
-    help="CLI commands run at once; more get 503, like MWAA",
+    help="CLI commands run at once (MWAA: about 4); more wait in a queue",
+)
+@click.option(
+    "--queue-size",
+    default=64,
+    show_default=True,
+    help="CLI commands that may wait for a slot; more get 503 + Retry-After",
+)
+@click.option(
+    "--queue-wait",
+    default=60.0,
+    show_default=True,
+    help="seconds a CLI command may wait for a slot before it gets 503 + Retry-After",
 )
 @click.option(
     "--executor",
@@ -54,6 +66,18 @@ def local() -> None:
     show_default=True,
     help="warm: fork each command from a pre-imported Airflow (fast); "
     "subprocess: a cold `airflow` process per command",
+)
+@click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    help="seconds a connection may take to send a request's headers",
+)
+@click.option(
+    "--body-timeout",
+    default=30.0,
+    show_default=True,
+    help="seconds a request's body may take to arrive",
 )
 @click.option("--token-ttl", default=60.0, show_default=True, help="CLI token lifetime, seconds")
 @click.option(
@@ -94,6 +118,10 @@ def serve(**opts) -> None:
         scheduler=not opts["no_scheduler"],
         command_timeout=opts["command_timeout"],
         concurrency=opts["concurrency"],
+        queue_size=opts["queue_size"],
+        queue_wait=opts["queue_wait"],
+        header_timeout=opts["header_timeout"],
+        body_timeout=opts["body_timeout"],
         token_ttl=opts["token_ttl"],
         executor=opts["executor"],
         tls=not opts["insecure_http"],

@@ -14,9 +14,13 @@ from dataclasses import dataclass, field
 from importlib import metadata, resources
 from pathlib import Path
 
+from .._files import make_private_dir, write_private
+
 SIMPLE_AUTH_MANAGER = (
     "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 )
+# the Airflow UI's users (user -> SimpleAuthManager role); passwords in ui-passwords.json
+UI_USERS = {"admin": "admin"}
 
 
 def airflow_version() -> str:
@@ -39,18 +43,41 @@ def airflow_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "airflow"]
 
 
+PLUGIN_MODULE = "mwaa_local_support"
+_PLUGIN_DIST = "mwaa_local_support-1.0.dist-info"
+
+
+def install_plugin(site_packages: Path) -> None:
+    """Make the Airflow at ``site_packages`` load our plugin (``airflow_plugin.py``, copied as
+    the module ``mwaa_local_support`` with an ``airflow.plugins`` entry point). Idempotent:
+    rewrites only what changed."""
+    source = Path(__file__).with_name("airflow_plugin.py").read_text(encoding="utf-8")
+    files = {
+        f"{PLUGIN_MODULE}.py": source,
+        f"{_PLUGIN_DIST}/METADATA": "Metadata-Version: 2.1\nName: mwaa-local-support\n"
+        "Version: 1.0\n",
+        f"{_PLUGIN_DIST}/entry_points.txt": "[airflow.plugins]\n"
+        f"mwaa_local = {PLUGIN_MODULE}:MwaaLocalPlugin\n",
+        f"{_PLUGIN_DIST}/INSTALLER": "mwaa-cli\n",
+        f"{_PLUGIN_DIST}/RECORD": "",
+        f"{_PLUGIN_DIST}/top_level.txt": f"{PLUGIN_MODULE}\n",
+    }
+    for name, text in files.items():
+        path = site_packages / name
+        try:
+            if path.read_text(encoding="utf-8") == text:
+                continue
+        except OSError:
+            pass
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+
+
 def sample_dags_folder() -> Path:
     """The sample DAGs shipped with the package."""
     return Path(str(resources.files("mwaa_cli").joinpath("local/sample_dags")))
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` readable by the owner only (0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.chmod(path, 0o600)
 
 
 @dataclass
@@ -59,7 +86,8 @@ class AirflowHome:
 
     ``<root>/airflow`` is AIRFLOW_HOME (airflow.cfg, airflow.db, logs); ``<root>/state.json``
     remembers when the environment was created and which Airflow version migrated its DB;
-    ``<root>/token.key`` signs CLI tokens.
+    ``<root>/token.key`` signs CLI tokens; ``<root>/ui-passwords.json`` holds the generated
+    passwords of the Airflow UI's users (0600).
     """
 
     root: Path
@@ -79,6 +107,24 @@ class AirflowHome:
     def state_path(self) -> Path:
         return self.root / "state.json"
 
+    @property
+    def passwords_path(self) -> Path:
+        return self.root / "ui-passwords.json"
+
+    def ui_passwords(self) -> dict[str, str]:
+        """The Airflow UI users' passwords (user -> password), generated on first use, 0600."""
+        try:
+            doc = json.loads(self.passwords_path.read_text())
+        except (OSError, ValueError):
+            doc = {}
+        if not isinstance(doc, dict):
+            doc = {}
+        missing = [user for user in UI_USERS if not isinstance(doc.get(user), str)]
+        if missing or self.passwords_path.stat().st_mode & 0o077:
+            doc.update({user: secrets.token_urlsafe(18) for user in missing})
+            write_private(self.passwords_path, json.dumps(doc, indent=1).encode())
+        return doc
+
     def environ(self) -> dict[str, str]:
         """The full environment Airflow processes of this home run with."""
         env = dict(os.environ)
@@ -96,7 +142,13 @@ class AirflowHome:
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            # no "everyone is admin": the UI and REST API need a login (ui-passwords.json)
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+                f"{user}:{role}" for user, role in UI_USERS.items()
+            ),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_path),
+            "MWAA_LOCAL_LOOPBACK_ONLY": "1",  # our Airflow plugin: loopback Host values only
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db_path}",
             # migrations run once at start (see migrate()); skip the per-command check
@@ -127,10 +179,23 @@ class AirflowHome:
         write_private(path, key.hex().encode())
         return key
 
-    def prepare(self, log=print) -> dict:
-        """Create folders and state, migrate the DB when needed; return the state."""
+    def prepare(self, log=print, created: bool | None = None) -> dict:
+        """Create folders and state, migrate the DB when needed; return the state.
+
+        ``created``: whether the caller just made ``root`` (None: make it here if missing).
+        A folder the tool did not create keeps its permissions, with a warning if others can
+        read it.
+        """
+        if created is None:
+            created = make_private_dir(self.root)
+        if not created and self.root.stat().st_mode & 0o077:
+            log(
+                f"WARNING: {self.root} is readable by other users; it holds this environment's "
+                f"keys and database (chmod 700 {self.root} to make it private)"
+            )
         self.airflow_home.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.root, 0o700)
+        self.ui_passwords()
+        install_plugin(Path(sysconfig.get_path("purelib")))
         state = self.load_state()
         state.setdefault("created_at", time.time())
         version = airflow_version()

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .airflow_home import write_private
+from .._files import write_private
 
 MAX_SKEW = dt.timedelta(minutes=5)  # AWS's limit
 _AUTH_RE = re.compile(

@@ -156,15 +156,25 @@ class WarmExecutor(_Limited):
             if self._proc is not None and self._proc.poll() is None:
                 return
             self.socket_path.parent.mkdir(parents=True, exist_ok=True)
-            from .components import die_with_parent
+            from . import zygote
 
+            # stdin is a pipe we never write to: when this server dies (even by SIGKILL) the
+            # zygote reads end-of-file and exits, ending its commands. (PR_SET_PDEATHSIG would
+            # fire when the *thread* that started it ends, and replacements are started from
+            # short-lived worker threads.) Run by path, so that no mwaa_cli import is needed.
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "mwaa_cli.local.zygote", str(self.socket_path), self.script],
+                [
+                    sys.executable,
+                    "-c",
+                    _RUN_PATH,
+                    zygote.__file__,
+                    str(self.socket_path),
+                    self.script,
+                ],
                 env=self.env,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 start_new_session=True,
-                preexec_fn=die_with_parent,
             )
             assert self._proc.stdout is not None
             line = self._proc.stdout.readline()  # "ready" once Airflow is imported
@@ -188,13 +198,14 @@ class WarmExecutor(_Limited):
         return self._proc.pid if self._proc else None
 
     def _run(self, argv: tuple[str, ...]) -> Execution:
-        try:
-            return self._attempt(argv)
-        except _NotStarted:
-            # the zygote is gone (crashed or killed): the command never started, so a new
-            # zygote may run it
-            self.start()
-            return self._attempt(argv)
+        for _ in range(3):
+            try:
+                return self._attempt(argv)
+            except _NotStarted:
+                # the zygote is gone (crashed or killed): the command never started, so a
+                # new zygote may run it
+                self.start()
+        raise ExecutorError("the warm executor could not be restarted; see the server log")
 
     def _attempt(self, argv: tuple[str, ...]) -> Execution:
         start = time.monotonic()
@@ -243,12 +254,19 @@ class WarmExecutor(_Limited):
                 kill_group(pid)
                 continue
             if not line:
+                kill_group(pid)  # orphaned by the zygote's death: don't let it run on
                 raise ExecutorError("the warm executor died while a command ran")
             return int(json.loads(line)["exit_code"]), timed_out
 
 
 class _NotStarted(Exception):
     pass
+
+
+# python -c: run the zygote by path without putting its folder on sys.path
+_RUN_PATH = (
+    "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+)
 
 
 def _readline(sock: socket.socket) -> bytes:

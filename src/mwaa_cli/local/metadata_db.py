@@ -2,8 +2,16 @@
 
 Without it a missing ``airflow.db`` is silently re-created empty by the next command (and
 every later command fails with "no such table"), and a DB locked by another process makes
-the command wait, then fail half-way. Opened with ``mode=rw`` (never creates the file) and
-write-locked for an instant, it costs well under a millisecond.
+a writing command wait, then fail half-way.
+
+- Commands that never open the DB (``version``, ``providers …``) are not checked at all.
+- Commands that only read are checked without any lock (``mode=ro``: never creates the
+  file; in WAL mode readers never wait for a writer, so they are never held up).
+- Commands that may write take the write lock for an instant (``BEGIN IMMEDIATE``), waiting
+  up to ``WRITE_LOCK_WAIT`` seconds for a writer that holds it - a busy scheduler only
+  delays them - and are refused with a clear error when it is held longer.
+
+Each check costs well under a millisecond.
 """
 
 from __future__ import annotations
@@ -11,28 +19,50 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+WRITE_LOCK_WAIT = 5.0  # what Airflow's own SQLite connections wait, too
+
+NO_DB = frozenset({"version", "cheat-sheet"})
+READ_ONLY = frozenset(
+    {
+        "assets details", "assets list", "connections get", "connections list",
+        "dags list", "dags list-import-errors", "dags list-jobs", "dags list-runs",
+        "dags next-execution", "dags report", "dags show", "dags state", "pools get",
+        "pools list", "roles list", "tasks failed-deps", "tasks render", "tasks state",
+        "tasks states-for-dag-run", "variables get", "variables list",
+    }
+)  # fmt: skip
+
 
 class MetadataUnavailable(Exception):
     """The metadata DB cannot serve a command right now (the message says why and what to do)."""
 
 
-def check_sqlite(path: Path, timeout: float = 2.0) -> None:
-    """Raise :class:`MetadataUnavailable` unless ``path`` is a migrated, readable Airflow DB."""
+def check_sqlite(path: Path, command: str = "", timeout: float = WRITE_LOCK_WAIT) -> None:
+    """Raise :class:`MetadataUnavailable` unless ``path`` is a migrated Airflow DB that
+    ``command`` (an allowlist entry such as ``"variables set"``) can use now."""
+    if command in NO_DB or command.startswith("providers "):
+        return
     if not path.is_file():
         raise MetadataUnavailable(
             f"the Airflow metadata database {path} is missing; the command was not run. "
             "Restore the file, or restart 'mwaa local serve' to create a new one"
         )
+    reads_only = command in READ_ONLY
     try:
         conn = sqlite3.connect(
-            f"file:{path}?mode=rw", uri=True, timeout=timeout, isolation_level=None
+            f"file:{path}?mode={'ro' if reads_only else 'rw'}",
+            uri=True,
+            timeout=timeout,
+            isolation_level=None,
         )
         try:
-            # take the write lock for a moment: in WAL mode readers never wait, so a plain
-            # read would not notice another process holding the DB
-            conn.execute("BEGIN IMMEDIATE")
+            if not reads_only:
+                # take the write lock for a moment: in WAL mode readers never wait, so a
+                # plain read would not notice another process holding the DB
+                conn.execute("BEGIN IMMEDIATE")
             conn.execute("SELECT version_num FROM alembic_version").fetchone()
-            conn.execute("ROLLBACK")
+            if not reads_only:
+                conn.execute("ROLLBACK")
         finally:
             conn.close()
     except sqlite3.OperationalError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .airflow_home import write_private
+from .._files import write_private
 from .auth import AccessKey
 
 

@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
+import json
 import logging
+import os
 import shlex
 import socket
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._files import make_private_dir, write_private
+from ..errors import ExitStatus, MwaaError
 from .airflow_home import (
     AirflowHome,
     airflow_command,
     airflow_version,
     sample_dags_folder,
-    write_private,
 )
-from .app import EnvironmentInfo, LocalApp
+from .api import EnvironmentInfo, Limits, LocalApp
+from .api.cli_queue import CommandQueue
 from .auth import AccessKey, SigV4Verifier, load_or_create_key
-from .components import Supervisor, component_commands
 from .executor import SubprocessExecutor, WarmExecutor
 from .metadata_db import check_sqlite
+from .path_guard import dags_folder_guard
 from .profile import write_aws_profile
+from .supervisor import Supervisor, component_commands
 from .tls import ensure_certificates
 from .tokens import DEFAULT_TTL, TokenSigner
 
@@ -41,6 +48,10 @@ class ServeOptions:
     scheduler: bool = True
     command_timeout: float = 300.0
     concurrency: int = 4
+    queue_size: int = 64  # CLI commands waiting for a slot
+    queue_wait: float = 60.0  # seconds one may wait
+    header_timeout: float = 10.0  # seconds for a request's headers to arrive
+    body_timeout: float = 30.0  # seconds for a request's body to arrive
     token_ttl: float = DEFAULT_TTL
     executor: str = "warm"  # or "subprocess": a cold `airflow` process per command
     tls: bool = True  # False: --insecure-http
@@ -76,8 +87,10 @@ def client_environ(
         "AWS_SECRET_ACCESS_KEY": key.secret_access_key,
     }
     if ca_bundle is not None:
+        # boto3/the AWS CLI, curl, Python's ssl, requests (which prefers its own variable)
         environ |= dict.fromkeys(
-            ("AWS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"), str(ca_bundle)
+            ("AWS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"),
+            str(ca_bundle),
         )
     return environ
 
@@ -92,29 +105,89 @@ def _say(message: str) -> None:
     print(f"[mwaa local] {message}", file=sys.stderr, flush=True)
 
 
+class StartupError(MwaaError):
+    """The environment cannot start; the message says why and what to do."""
+
+    def __init__(self, message: str, exit_status: int = ExitStatus.UNAVAILABLE) -> None:
+        super().__init__(message)
+        self.exit_status = ExitStatus(exit_status)
+
+
+def lock_home(root: Path):
+    """Hold ``root``'s lock for as long as the returned file stays open; refuse clearly when
+    another server holds it (two servers on one home would share its DB and sockets)."""
+    fh = open(root / "serve.lock", "a+")  # noqa: SIM115 - held open for the server's life
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        try:
+            owner = json.loads(fh.read() or "{}")
+        except ValueError:
+            owner = {}
+        fh.close()
+        pid = owner.get("pid", "?")
+        where = f", {owner['endpoint']}" if owner.get("endpoint") else ""
+        raise StartupError(
+            f"another 'mwaa local serve' (pid {pid}{where}) is running on {root}: stop it "
+            f"first (Ctrl-C in its terminal, or kill {pid}), or give this one its own "
+            "--name or --home"
+        ) from None
+    return fh
+
+
+def _record_owner(fh, endpoint: str) -> None:
+    fh.seek(0)
+    fh.truncate()
+    fh.write(json.dumps({"pid": os.getpid(), "endpoint": endpoint, "started_at": time.time()}))
+    fh.flush()
+
+
+def _bind_or_explain(host: str, port: int) -> socket.socket:
+    try:
+        return _bind(host, port)
+    except OSError as exc:
+        if exc.errno == 98:  # EADDRINUSE
+            raise StartupError(
+                f"port {port} on {host} is already in use (another mwaa local serve?): pick "
+                "another with --port N, or --port 0 for any free one"
+            ) from None
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def serve(opts: ServeOptions, state_dir: Path) -> int:
     """Run the local environment in the foreground until Ctrl-C / SIGTERM."""
     import uvicorn  # the local extra
 
-    version = airflow_version()
+    from .slow_clients import HeaderDeadlineProtocol
+
+    try:
+        version = airflow_version()
+    except RuntimeError as exc:
+        raise StartupError(str(exc), ExitStatus.CONFIG) from None
     root = (opts.home or state_dir / "local" / opts.name).resolve()
     dags = (opts.dags or sample_dags_folder()).resolve()
     if not dags.is_dir():
-        _say(f"DAGs folder {dags} does not exist")
-        return 2
+        raise StartupError(f"DAGs folder {dags} does not exist", ExitStatus.CONFIG)
     if not ipaddress.ip_address(socket.gethostbyname(opts.host)).is_loopback:
         _say(
             f"WARNING: binding to {opts.host}, not loopback: anyone who can reach this port and "
             "holds the environment's key pair can run Airflow commands on this machine"
         )
-    sock = _bind(opts.host, opts.port)
+    created = make_private_dir(root)
+    lock = lock_home(root)
+    sock = _bind_or_explain(opts.host, opts.port)
     port = sock.getsockname()[1]
     api_port = opts.api_port or free_port()
     home = AirflowHome(root, dags, api_port=api_port)
-    state = home.prepare(log=_say)
+    try:
+        state = home.prepare(log=_say, created=created)
+    except RuntimeError as exc:  # airflow db migrate failed
+        raise StartupError(f"{exc}\n(see {root / 'logs'})", ExitStatus.SERVER_ERROR) from None
 
     tls = ensure_certificates(root / "tls", opts.name, _tls_hosts(opts.host)) if opts.tls else None
     endpoint = f"{'https' if tls else 'http'}://{opts.host}:{port}"
+    _record_owner(lock, endpoint)
     info = EnvironmentInfo(
         name=opts.name,
         airflow_version=version,
@@ -139,8 +212,11 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
         TokenSigner(home.token_key(), opts.token_ttl),
         executor.run,
         verifier=SigV4Verifier([key], opts.region),
-        preflight=lambda: check_sqlite(home.db_path),
+        preflight=lambda command: check_sqlite(home.db_path, command),
+        queue=CommandQueue(opts.concurrency, opts.queue_size, opts.queue_wait),
+        limits=Limits(body_timeout=opts.body_timeout),
     )
+    local_app.check_paths = dags_folder_guard(local_app.allowlist, dags)
     app = local_app.build()
 
     env_file = root / "env.sh"
@@ -157,14 +233,15 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
             opts.write_profile, endpoint, opts.region, key, tls.ca_bundle if tls else None
         )
     _configure_logging(root / "logs")
-    _banner(opts, info, endpoint, dags, root, env_file, exports, supervisor, api_port)
+    _banner(opts, info, endpoint, dags, root, env_file, exports, supervisor, api_port, home)
 
     config = uvicorn.Config(
         app,
         log_level="warning",
         access_log=False,
-        timeout_graceful_shutdown=5,
+        timeout_graceful_shutdown=2,
         lifespan="off",
+        http=type("Protocol", (HeaderDeadlineProtocol,), {"header_timeout": opts.header_timeout}),
         ssl_certfile=str(tls.server_cert) if tls else None,
         ssl_keyfile=str(tls.server_key) if tls else None,
     )
@@ -186,10 +263,15 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     finally:
         _say("stopping Airflow components …")
         started = time.monotonic()
+        stopping = threading.Thread(target=lambda: reports.append(supervisor.stop()))
+        reports: list = []
+        stopping.start()  # the components and the fork-server stop side by side
         executor.stop()
-        supervisor.stop()
+        stopping.join()
         sock.close()
-        _say(f"stopped in {time.monotonic() - started:.1f} s")
+        what = reports[0].describe() if reports else "nothing was running"
+        _say(f"stopped in {time.monotonic() - started:.1f} s: {what}, fork-server")
+        lock.close()
     return 0
 
 
@@ -215,21 +297,23 @@ def _configure_logging(log_dir: Path) -> None:
     logging.getLogger("mwaa_cli.local").addHandler(logging.StreamHandler(sys.stderr))
 
 
-def _banner(opts, info, endpoint, dags, root, env_file, exports, supervisor, api_port) -> None:
+def _banner(opts, info, endpoint, dags, root, env_file, exports, supervisor, api_port, home):
     lines = [
         f"mwaa local environment '{info.name}' is up - Apache Airflow {info.airflow_version}",
         f"  endpoint      {endpoint}  (control plane + {endpoint}/aws_mwaa/cli)",
     ]
     if opts.scheduler:
-        lines.append(
+        lines += [
             f"  Airflow UI    http://127.0.0.1:{api_port}  (REST API: /api/v2; "
-            f"{', '.join(supervisor.components)})"
-        )
+            f"{', '.join(supervisor.components)})",
+            f"                log in as 'admin', password in {home.passwords_path} (0600)",
+        ]
     else:
         lines.append("  components    none (--no-scheduler): CLI only, triggered runs stay queued")
     lines += [
         f"  executor      {opts.executor} (--executor), at most {opts.concurrency} commands "
-        f"at once, {opts.command_timeout:.0f} s each",
+        f"at once, {opts.command_timeout:.0f} s each; up to {opts.queue_size} more wait "
+        f"{opts.queue_wait:.0f} s for a slot",
         f"  DAGs folder   {dags}",
         f"  home          {root}",
         "",

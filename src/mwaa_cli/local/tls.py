@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .airflow_home import write_private
+from .._files import write_private
 
 CA_DAYS = 3650
 SERVER_DAYS = 397  # what browsers accept for a leaf certificate

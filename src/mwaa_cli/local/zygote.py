@@ -1,8 +1,10 @@
 """The warm fork-server: import Airflow once, then fork one child per CLI command.
 
-Run as ``python -m mwaa_cli.local.zygote SOCKET [AIRFLOW_SCRIPT]`` with the environment's
-Airflow settings. It is single-threaded and holds no DB connection. Protocol on the Unix socket, one
-connection per command:
+Run as ``python zygote.py SOCKET [AIRFLOW_SCRIPT]`` (by path: it imports only the standard
+library until it imports Airflow) with the environment's Airflow settings and a pipe on stdin:
+end-of-file there means the server is gone, and the zygote ends its commands and exits. It
+is single-threaded and holds no DB connection. Protocol on the Unix socket, one connection
+per command:
 
 - request: ``sendmsg`` of a 4-byte length with two fds (the child's stdout and stderr), then
   that many bytes of JSON ``{"argv": [...]}``;
@@ -209,11 +211,15 @@ class Zygote:
         sel = selectors.DefaultSelector()
         sel.register(self.listener, selectors.EVENT_READ)
         sel.register(self.wake_r, selectors.EVENT_READ)
+        sel.register(0, selectors.EVENT_READ)  # the server's pipe: EOF when it is gone
         try:
             while True:
                 for key, _ in sel.select():
                     if key.fileobj is self.listener:
                         self._accept()
+                    elif key.fileobj == 0:
+                        if not os.read(0, 4096):
+                            return
                     else:
                         try:
                             while self.wake_r.recv(4096):

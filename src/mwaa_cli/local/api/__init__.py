@@ -1,0 +1,136 @@
+"""The local environment's HTTP endpoint: one module per protocol, errors rendered in one place.
+
+- :mod:`.control_plane`: MWAA's API as botocore sends it (SigV4-verified)
+- :mod:`.sts`: STS GetCallerIdentity
+- :mod:`.cli_endpoint`: the CLI data plane
+- :mod:`.errors`: the error types handlers raise and how each protocol renders them
+
+Routing, validation and error -> HTTP status only; commands run in the executor.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ...commands import Allowlist
+from ..auth import SigV4Verifier
+from ..executor import Execution
+from ..tokens import TokenSigner
+from . import cli_endpoint, control_plane, sts
+from .cli_queue import CommandQueue
+from .errors import exception_handlers
+
+
+@dataclass
+class Limits:
+    """What the endpoint accepts before it reads any further."""
+
+    control_body: int = 1024 * 1024  # botocore sends bytes, not megabytes
+    cli_body: int = 256 * 1024  # bytes of command line
+    body_timeout: float = 30.0  # seconds for a whole request body to arrive
+
+
+@dataclass
+class EnvironmentInfo:
+    """What GetEnvironment says about the one environment this server emulates."""
+
+    name: str
+    airflow_version: str
+    webserver_hostname: str  # bare host:port, like MWAA's
+    created_at: float
+    region: str = "us-east-1"
+    account: str = "000000000000"
+    airflow_ui_url: str | None = None
+    status: str = "AVAILABLE"
+    access_mode: str = "PUBLIC_ONLY"  # what it reports; it is reachable either way
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:airflow:{self.region}:{self.account}:environment/{self.name}"
+
+    def describe(self) -> dict:
+        return {
+            "Name": self.name,
+            "Arn": self.arn,
+            "Status": self.status,
+            "AirflowVersion": self.airflow_version,
+            "WebserverUrl": self.webserver_hostname,
+            "WebserverAccessMode": self.access_mode,
+            "CreatedAt": self.created_at,
+            "EnvironmentClass": "mw1.small",
+            "ExecutionRoleArn": f"arn:aws:iam::{self.account}:role/mwaa-local",
+            "DagS3Path": "dags",
+            "MinWorkers": 1,
+            "MaxWorkers": 1,
+            "MinWebservers": 1,
+            "MaxWebservers": 1,
+            "Schedulers": 1,
+            "EndpointManagement": "SERVICE",
+            "AirflowConfigurationOptions": {},
+            "Tags": {"mwaa-cli:local": "true"},
+            "LastUpdate": {"Status": "SUCCESS", "CreatedAt": self.created_at},
+        }
+
+
+@dataclass
+class LocalApp:
+    """The collaborators of the endpoint for one environment; :meth:`build` makes the app."""
+
+    env: EnvironmentInfo
+    signer: TokenSigner
+    run_command: Callable[[list[str]], Execution]
+    allowlist: Allowlist = field(default=None)  # type: ignore[assignment]
+    verifier: SigV4Verifier | None = None  # None: control plane unauthenticated (tests only)
+    preflight: Callable[[str], None] | None = None  # (command) raises MetadataUnavailable
+    check_paths: Callable[[str, Sequence[str]], None] = lambda command, argv: None
+    limits: Limits = field(default_factory=Limits)
+    queue: CommandQueue = field(default_factory=CommandQueue)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        if self.allowlist is None:
+            self.allowlist = Allowlist.for_version(self.env.airflow_version)
+        self.sts_verifier = (
+            SigV4Verifier(list(self.verifier.keys), self.verifier.region, "sts")
+            if self.verifier is not None
+            else None
+        )
+
+    def build(self) -> Starlette:
+        routes = [
+            *control_plane.routes(self),
+            *sts.routes(self),
+            *cli_endpoint.routes(self),
+        ]
+        app = Starlette(routes=routes, exception_handlers=exception_handlers())
+        app.add_middleware(RejectControlCharacters)
+        return app
+
+
+class RejectControlCharacters:
+    """A path with control characters (``/environments/red%0A``) is never routed: Starlette's
+    route patterns end with ``$``, which also matches before a trailing newline."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and any(
+            ord(ch) < 0x20 or ord(ch) == 0x7F for ch in scope.get("path", "")
+        ):
+            from .errors import AwsError
+
+            response = AwsError(
+                400, "ValidationException", "the request path holds control characters"
+            ).response()
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+__all__ = ["EnvironmentInfo", "Limits", "LocalApp"]

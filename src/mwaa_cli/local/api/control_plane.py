@@ -1,0 +1,107 @@
+"""MWAA's control plane as botocore sends it (rest-json, SigV4): tokens and environments."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ...wire import is_valid_env_name
+from ..auth import AuthFailure, SigV4Verifier
+from .bodies import read_body
+from .errors import AwsError
+
+if TYPE_CHECKING:
+    from . import LocalApp
+
+log = logging.getLogger("mwaa_cli.local")
+_DIGITS = re.compile(r"[0-9]{1,9}")
+
+
+async def verify_sigv4(
+    request: Request, app: LocalApp, verifier: SigV4Verifier | None, error=AwsError
+) -> bytes:
+    """The request's body, once its SigV4 signature has been checked against ``verifier``
+    (None: unauthenticated, in tests); raises ``error`` with AWS's code otherwise."""
+    body = await read_body(
+        request, limit=app.limits.control_body, timeout=app.limits.body_timeout, error=error
+    )
+    if verifier is None:
+        return body
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    query = request.scope.get("query_string", b"")
+    url = f"{request.url.scheme}://{request.headers.get('host', '')}{raw_path.decode()}"
+    if query:
+        url += "?" + query.decode()
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    try:
+        request.state.access_key_id = verifier.verify(request.method, url, headers, body)
+    except AuthFailure as exc:
+        log.warning("refused %s %s: %s", request.method, request.url.path, exc.code)
+        raise error(exc.status, exc.code, exc.message) from None
+    return body
+
+
+def validate_name(name: str) -> str:
+    if not is_valid_env_name(name):
+        raise AwsError(
+            400,
+            "ValidationException",
+            f"1 validation error detected: Value '{name[:100]}' at 'name' failed to "
+            "satisfy constraint: Member must satisfy regular expression pattern: "
+            "^[a-zA-Z][0-9a-zA-Z-_]*$ and have length between 1 and 80",
+        )
+    return name
+
+
+def routes(app: LocalApp) -> list[Route]:
+    async def lookup(request: Request) -> str:
+        """Authenticate, then check that the {name} path parameter names this environment."""
+        await verify_sigv4(request, app, app.verifier)
+        name = validate_name(request.path_params["name"])
+        if name != app.env.name:
+            raise AwsError(404, "ResourceNotFoundException", f"Environment {name} not found")
+        return name
+
+    async def create_cli_token(request: Request) -> Response:
+        name = await lookup(request)
+        return JSONResponse(
+            {"CliToken": app.signer.issue(name), "WebServerHostname": app.env.webserver_hostname}
+        )
+
+    async def create_web_login_token(request: Request) -> Response:
+        name = await lookup(request)
+        return JSONResponse(
+            {
+                "WebToken": app.signer.issue(name, use="web"),
+                "WebServerHostname": app.env.webserver_hostname,
+                "IamIdentity": "local",
+                "AirflowIdentity": "admin",
+            }
+        )
+
+    async def get_environment(request: Request) -> Response:
+        await lookup(request)
+        return JSONResponse({"Environment": app.env.describe()})
+
+    async def list_environments(request: Request) -> Response:
+        await verify_sigv4(request, app, app.verifier)
+        raw = request.query_params.get("MaxResults")
+        if raw is not None and (not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= 25):
+            raise AwsError(
+                400, "ValidationException", "MaxResults must be an integer between 1 and 25"
+            )
+        if request.query_params.get("NextToken"):
+            raise AwsError(400, "ValidationException", "invalid NextToken")
+        return JSONResponse({"Environments": [app.env.name]})
+
+    return [
+        Route("/clitoken/{name:path}", create_cli_token, methods=["POST"]),
+        Route("/webtoken/{name:path}", create_web_login_token, methods=["POST"]),
+        Route("/environments/{name:path}", get_environment, methods=["GET"]),
+        Route("/environments", list_environments, methods=["GET"]),
+    ]

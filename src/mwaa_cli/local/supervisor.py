@@ -1,0 +1,161 @@
+"""Supervise Airflow's own long-running components (scheduler, dag-processor, ...).
+
+The processes themselves are started, restarted and stopped by the warden
+(:mod:`mwaa_cli.local.warden`), a small single-threaded child that outlives a crash of the
+server just long enough to stop everything. This module is the server's side of it: it
+sends the warden what to run and reports what the warden says.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import warden as warden_module
+
+
+def component_commands(airflow_major: int) -> dict[str, list[str]]:
+    """The Airflow components that make triggered runs execute, as on MWAA.
+
+    Log servers are skipped (``--skip-serve-logs``): every process of a local environment
+    shares one machine, so the API server reads task logs from their files, and nothing
+    listens on Airflow's fixed, all-interfaces log-server ports.
+    """
+    if airflow_major >= 3:
+        return {
+            "api-server": ["api-server"],
+            "scheduler": ["scheduler", "--skip-serve-logs"],
+            "dag-processor": ["dag-processor"],
+            "triggerer": ["triggerer", "--skip-serve-logs"],
+        }
+    return {
+        "scheduler": ["scheduler", "--skip-serve-logs"],
+        "triggerer": ["triggerer", "--skip-serve-logs"],
+    }
+
+
+@dataclass
+class StopReport:
+    """How the components were stopped."""
+
+    stopped: dict[str, str]  # name -> "SIGTERM" (exited in time) | "SIGKILL"
+    strays: int  # processes they had left behind, killed too
+    seconds: float
+
+    def describe(self) -> str:
+        parts = [f"{name} ({how})" for name, how in self.stopped.items()]
+        if self.strays:
+            parts.append(f"{self.strays} leftover process(es) killed")
+        return ", ".join(parts) or "nothing was running"
+
+
+@dataclass
+class Supervisor:
+    airflow: list[str]
+    env: Mapping[str, str]
+    log_dir: Path
+    report: Callable[[str], None] = print
+    components: dict[str, int] = field(default_factory=dict)  # name -> pid of the leader
+    _proc: subprocess.Popen | None = None
+    _reader: threading.Thread | None = None
+    _stopped: threading.Event = field(default_factory=threading.Event)
+    _stop_report: StopReport | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _ensure_warden(self) -> subprocess.Popen:
+        if self._proc is None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.log_dir / "warden.log", "ab") as log:
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-I", warden_module.__file__],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    start_new_session=True,  # Ctrl-C in the terminal reaches only the server
+                )
+            self._reader = threading.Thread(target=self._read, name="warden", daemon=True)
+            self._reader.start()
+        return self._proc
+
+    def _send(self, request: dict) -> None:
+        proc = self._ensure_warden()
+        assert proc.stdin is not None
+        with self._lock:
+            proc.stdin.write(json.dumps(request).encode() + b"\n")
+            proc.stdin.flush()
+
+    def start(self, commands: Mapping[str, list[str]]) -> None:
+        """Start each component (name -> Airflow argv), restarted when it crashes."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for name, argv in commands.items():
+            self.components[name] = 0
+            self._send(
+                {
+                    "op": "start",
+                    "name": name,
+                    "argv": [*self.airflow, *argv],
+                    "env": dict(self.env),
+                    "log": str(self.log_dir / f"{name}.log"),
+                }
+            )
+
+    def _read(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            self._on(event)
+        self._stopped.set()
+
+    def _on(self, event: dict) -> None:
+        kind, name = event.get("event"), event.get("name", "")
+        if kind == "started":
+            self.components[name] = int(event["pid"])
+        elif kind == "exited":
+            log = self.log_dir / f"{name}.log"
+            left = (
+                f"; killed {event['strays']} process(es) it left behind" if event["strays"] else ""
+            )
+            if event["restart_in"] is None:
+                self.report(
+                    f"{name} exited with code {event['code']}{left}; it keeps crashing, "
+                    f"giving up (see {log})"
+                )
+            else:
+                self.report(
+                    f"{name} exited with code {event['code']}{left}; restarting in "
+                    f"{event['restart_in']:.0f} s ({event['attempt']}/{event['max_restarts']}); "
+                    f"log: {log}"
+                )
+        elif kind == "stopped":
+            self._stop_report = StopReport(
+                dict(event["stopped"]), int(event["strays"]), float(event["seconds"])
+            )
+
+    def stop(self, grace: float = 1.0) -> StopReport:
+        """SIGTERM every component at once, SIGKILL what is left after ``grace`` seconds
+        (process groups and leftovers included); wait for the warden to finish."""
+        if self._proc is None:
+            return StopReport({}, 0, 0.0)
+        try:
+            self._send({"op": "stop", "grace": grace})
+        except (OSError, ValueError):
+            pass
+        self._stopped.wait(grace + 10)
+        try:
+            self._proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        return self._stop_report or StopReport({}, 0, 0.0)
+
+    @property
+    def warden_pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
