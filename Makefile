@@ -12,4 +12,5 @@ bench:  ## all benchmarks (each prints side-by-side ratios)
 	.venv/bin/python bench/executor.py
 	.venv/bin/python bench/client.py
 	.venv/bin/python bench/throughput.py
-	.venv/bin/python bench/load.py
+	.venv/bin/python bench/load.py --soak 180
+	.venv/bin/python bench/lifecycle.py

@@ -52,6 +52,7 @@ def local_environment(*extra: str):
         **exports,
         MWAA_CLI_HOME=str(state),
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        MWAA_BENCH_SERVER_PID=str(proc.pid),
     )
     endpoint = exports["AWS_ENDPOINT_URL_MWAA"]
     try:

@@ -1,7 +1,9 @@
-"""Executor benchmark: a cold `airflow …` subprocess vs the local environment's endpoint.
+"""Executor benchmark: a cold `airflow …` subprocess vs the local environment's endpoint,
+for every command on MWAA's allowlist of the installed Airflow.
 
 Runs each command alternately cold and through the endpoint (warm fork-server), N times,
-and prints p50/p90 and the p50 ratio. Usage: python bench/executor.py [--runs N]
+and prints p50/p90 and the p50 ratio. Usage: python bench/executor.py [--runs N] [--quick]
+(--quick: the eight everyday commands only).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from mwaa_cli.local.airflow_home import (
 )
 from mwaa_cli.local.executor import SubprocessExecutor
 
-COMMANDS = [
+RUN = "bench_run"
+QUICK = [
     ["version"],
     ["dags", "list"],
     ["dags", "list", "-o", "json"],
@@ -32,12 +35,60 @@ COMMANDS = [
     ["dags", "trigger", "hello_mwaa"],
     ["dags", "list-runs", "hello_mwaa"],
 ]
+# one successful form of every allowlist entry (Airflow 3), in an order where each finds
+# what it needs; a command that changes state is followed by its inverse
+EVERY = [
+    *QUICK,
+    ["cheat-sheet"],
+    ["dags", "list-jobs"],
+    ["dags", "list-import-errors"],
+    ["dags", "next-execution", "daily_report"],
+    ["dags", "report"],
+    ["dags", "show", "hello_mwaa"],
+    ["dags", "state", "hello_mwaa", RUN],
+    ["dags", "pause", "daily_report"],
+    ["dags", "unpause", "daily_report"],
+    ["dags", "reserialize"],
+    ["dags", "test", "hello_mwaa"],
+    ["backfill", "create", "--dag-id", "daily_report", "--from-date", "2025-01-01",
+     "--to-date", "2025-01-02", "--dry-run"],
+    ["db", "clean", "--clean-before-timestamp", "2000-01-01", "--dry-run", "--yes"],
+    ["tasks", "render", "hello_mwaa", "say_hello", RUN],
+    ["tasks", "state", "hello_mwaa", "say_hello", RUN],
+    ["tasks", "states-for-dag-run", "hello_mwaa", RUN],
+    ["tasks", "failed-deps", "hello_mwaa", "say_hello", RUN],
+    ["tasks", "test", "hello_mwaa", "add"],
+    ["tasks", "clear", "hello_mwaa", "--yes"],
+    ["variables", "list"],
+    ["variables", "delete", "bench_key"],
+    ["variables", "set", "bench_key", "bench value"],
+    ["connections", "add", "bench_c", "--conn-uri", "http://h"],
+    ["connections", "delete", "bench_c"],
+    ["assets", "list"],
+    ["assets", "details", "--name", "nope"],
+    ["providers", "list"],
+    ["providers", "get", "apache-airflow-providers-standard"],
+    ["providers", "hooks"],
+    ["providers", "links"],
+    ["providers", "behaviours"],
+    ["providers", "notifications"],
+    ["providers", "secrets"],
+    ["providers", "triggerer"],
+    ["providers", "widgets"],
+    ["roles", "list"],
+    ["dags", "delete", "daily_report", "--yes"],
+    ["dags", "reserialize"],
+]  # fmt: skip
+# exit non-zero by nature here (nothing to materialize, no such asset): timed all the same
+NON_ZERO = {("assets", "details")}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
+    commands = QUICK if args.quick else EVERY
     with local_environment("--no-scheduler") as (_endpoint, environ, home_root):
         import os
 
@@ -48,31 +99,39 @@ def main() -> int:
         assert client.run(["dags", "reserialize"]).ok
         home = AirflowHome(home_root, sample_dags_folder())
         cold = SubprocessExecutor(airflow_command(), home.environ(), timeout=300, concurrency=1)
+        trigger = ["dags", "trigger", "hello_mwaa", "-r", RUN]
+        assert cold.run(trigger).exit_code == 0, "a run to look up"
         client.run(["version"])  # token + connection, as any caller would hold them
         print(
-            f"{'command':32} {'cold p50':>9} {'p90':>7} {'endpoint p50':>13} {'p90':>7} "
+            f"{'command':48} {'cold p50':>9} {'p90':>7} {'endpoint p50':>13} {'p90':>7} "
             f"{'ratio':>7}"
         )
         ratios = []
-        for argv in COMMANDS:
+        for argv in commands:
             cold_t, warm_t = [], []
+            expect_ok = tuple(argv[:2]) not in NON_ZERO
             for _ in range(args.runs):
                 start = time.perf_counter()
-                assert cold.run(argv).exit_code == 0, argv
+                done = cold.run(argv)
                 cold_t.append(time.perf_counter() - start)
+                assert done.exit_code == 0 or not expect_ok, (argv, done.stderr[-500:])
                 start = time.perf_counter()
                 result = client.run(argv)
                 warm_t.append(time.perf_counter() - start)
-                assert result.ok, result.stderr
+                assert result.ok or not expect_ok, (argv, result.stderr[-500:])
                 if argv[:2] == ["dags", "trigger"]:
                     time.sleep(1.0)  # run ids have one-second resolution on some versions
             (c50, c90), (w50, w90) = summary(cold_t), summary(warm_t)
-            ratios.append(c50 / w50)
+            ratios.append((c50 / w50, " ".join(argv)))
             print(
-                f"{' '.join(argv):32} {c50:7.0f}ms {c90:5.0f}ms {w50:11.0f}ms {w90:5.0f}ms "
-                f"{c50 / w50:6.1f}x"
+                f"{' '.join(argv)[:48]:48} {c50:7.0f}ms {c90:5.0f}ms {w50:11.0f}ms "
+                f"{w90:5.0f}ms {c50 / w50:6.1f}x"
             )
-        print(f"min ratio {min(ratios):.1f}x (target >= 20x); runs per command: {args.runs}")
+        worst, name = min(ratios)
+        below = [f"{n} ({r:.1f}x)" for r, n in sorted(ratios) if r < 20]
+        print(f"min ratio {worst:.1f}x ({name}); target >= 20x; runs per command: {args.runs}")
+        if below:
+            print(f"below 20x: {', '.join(below)}")
     return 0
 
 

@@ -1,6 +1,7 @@
 """mwaa-cli: run Apache Airflow CLI commands on Amazon MWAA from a terminal or Python."""
 
-from .client import Client, Result
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     AuthError,
     CommandNotAllowed,
@@ -14,6 +15,19 @@ from .errors import (
     ServerBusy,
     ServerError,
 )
+
+if TYPE_CHECKING:
+    from .client import Client, Result
+
+
+def __getattr__(name: str) -> Any:
+    # the client is imported on first use: `mwaa run` reaches it only when it needs it
+    if name in ("Client", "Result"):
+        from . import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'mwaa_cli' has no attribute {name!r}")
+
 
 __all__ = [
     "AuthError",

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import config
 from .client import Client
+from .client.transport import is_loopback
 from .errors import MwaaError
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
@@ -34,13 +34,15 @@ class Check:
     fix: str = ""
 
 
+def _loopback_url(url: str) -> bool:
+    return is_loopback(urlsplit(url).hostname or "")
+
+
 def _sts_client(client: Client) -> Any | None:
     """An STS client on the same session, or None for a local environment without STS."""
-    endpoint = client.mwaa.meta.endpoint_url
-    sts = client.session.client(
-        "sts", region_name=client.mwaa.meta.region_name, verify=client.ca_bundle or None
-    )
-    if config.is_loopback_url(endpoint) and not config.is_loopback_url(sts.meta.endpoint_url):
+    plane = client.control_plane
+    sts = plane.sts()
+    if _loopback_url(plane.endpoint) and not _loopback_url(sts.meta.endpoint_url):
         return None  # a local environment and real STS: nothing to learn, no network here
     return sts
 
@@ -52,7 +54,7 @@ def run_checks(client: Client) -> Iterator[Check]:
     # 1. credentials and identity
     try:
         mwaa = client.mwaa
-        credentials = client.session.get_credentials()
+        credentials = client.control_plane.session.get_credentials()
     except MwaaError as exc:
         yield Check(
             "settings",

@@ -33,6 +33,12 @@ class ConfigError(MwaaError):
     exit_status = ExitStatus.CONFIG
 
 
+class ConfirmationRequired(MwaaError):
+    """A command Airflow confirms interactively, with no terminal to ask and no ``--yes``."""
+
+    exit_status = ExitStatus.USAGE
+
+
 class AuthError(MwaaError):
     exit_status = ExitStatus.AUTH
 
@@ -50,7 +56,12 @@ class ConnectError(MwaaError):
 
 
 class ServerBusy(MwaaError):
+    """503: the server did not run the command now. ``not_started``: it never started, so
+    sending it again is safe; ``retry_after``: seconds the server asked to wait."""
+
     exit_status = ExitStatus.UNAVAILABLE
+    not_started: bool = True
+    retry_after: float | None = None
 
 
 class ServerError(MwaaError):

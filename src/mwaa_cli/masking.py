@@ -69,6 +69,9 @@ def mask_argv(argv: Sequence[str]) -> list[str]:
     """``argv`` with secret values replaced (see the module docstring)."""
     out = list(argv)
     command = " ".join(out[:2])
+    if out[:1] == ["variables"] and len(out) > 3 and out[1] in ("-s", "--set"):
+        out[3] = MASK  # Airflow 1.10: variables -s KEY VALUE
+        return out
     if command in ("variables set",):
         # variables set KEY VALUE [--description D] [--serialize-json]: mask the value
         positional = [i for i in range(2, len(out)) if not out[i].startswith("-")]

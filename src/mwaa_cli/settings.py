@@ -35,12 +35,14 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CONFIG_VAR = "MWAA_CLI_CONFIG"
+DEFAULT_TIMEOUT = 300.0  # seconds to wait for a command's reply
+DEFAULT_BUSY_TIMEOUT = 60.0  # seconds to keep re-sending a command the server never started
 
 # setting -> the environment variables that set it, in order
 ENV_VARS: dict[str, tuple[str, ...]] = {
     "env": ("MWAA_ENV",),
     "region": ("AWS_REGION", "AWS_DEFAULT_REGION"),
-    "profile": ("AWS_PROFILE",),
+    "profile": ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"),
     "endpoint_url": ("AWS_ENDPOINT_URL_MWAA", "AWS_ENDPOINT_URL"),
     "airflow_version": ("MWAA_AIRFLOW_VERSION",),
     "proxy": ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"),
@@ -152,6 +154,28 @@ def resolve(
         deny=tuple(table.get("deny", ())),
         sources=sources,
         **values,  # type: ignore[arg-type]
+    )
+
+
+def default_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """The environment ``MWAA_ENV`` names, if any."""
+    environ = os.environ if environ is None else environ
+    return next((environ[v] for v in ENV_VARS["env"] if environ.get(v)), None)
+
+
+def token_cache_key_hints(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """What, besides explicit settings, decides where and as whom a CLI token is made - read
+    without boto3: region, profile, endpoint and access key id from the environment."""
+    environ = os.environ if environ is None else environ
+
+    def first(*names: str) -> str:
+        return next((environ[n] for n in names if environ.get(n)), "")
+
+    return (
+        first(*ENV_VARS["region"]),
+        first(*ENV_VARS["profile"]),
+        first(*ENV_VARS["endpoint_url"]),
+        first("AWS_ACCESS_KEY_ID"),
     )
 
 

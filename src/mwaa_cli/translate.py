@@ -344,38 +344,3 @@ def translate(argv: Sequence[str], major: int) -> tuple[list[str], str | None]:
             )
         return argv, None
     return argv, None
-
-
-# Commands that ask "Are you sure? (y/n)" on a terminal, per major version; the value says
-# when (None: always, else only when that flag is present).
-PROMPTING: dict[int, dict[str, str | None]] = {
-    2: {
-        "dags delete": None,
-        "tasks clear": None,
-        "db clean": None,
-        "dags backfill": "--reset-dagruns",
-    },
-    3: {
-        "dags delete": None,
-        "tasks clear": None,
-        "db clean": None,
-        "dags pause": "--treat-dag-id-as-regex",
-        "dags unpause": "--treat-dag-id-as-regex",
-    },
-}
-
-
-def add_yes(argv: Sequence[str], command: str, major: int) -> tuple[list[str], str | None]:
-    """Add ``--yes`` to a command that would wait for a confirmation nobody can type."""
-    argv = list(argv)
-    table = PROMPTING.get(major, {})
-    if command not in table:
-        return argv, None
-    needs = table[command]
-    if needs is not None and not any(a.split("=")[0] == needs for a in argv):
-        return argv, None
-    if any(a in ("-y", "--yes") for a in argv):
-        return argv, None
-    return [*argv, "--yes"], (
-        f"added --yes: '{command}' asks for confirmation, which the remote CLI cannot answer"
-    )

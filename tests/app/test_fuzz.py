@@ -13,8 +13,8 @@ from starlette.testclient import TestClient
 from mwaa_cli.commands import Allowlist
 from mwaa_cli.errors import CommandNotAllowed
 from mwaa_cli.local.api import EnvironmentInfo, LocalApp
+from mwaa_cli.local.cli_tokens import TokenSigner
 from mwaa_cli.local.executor import Execution
-from mwaa_cli.local.tokens import TokenSigner
 from mwaa_cli.wire import decode_reply
 
 ALLOW = Allowlist.for_version("3.3.1")

@@ -249,7 +249,7 @@ INFER = [
 def test_exit_code_rule_on_real_airflow_errors(local_env, monkeypatch):
     """What MWAA would give (stdout+stderr, no exit code): the rule recovers the real code."""
     from mwaa_cli import Client
-    from mwaa_cli.outcome import infer_exit_code
+    from mwaa_cli.exit_codes import infer_exit_code
 
     for key, value in local_env.aws_environ().items():
         monkeypatch.setenv(key, value)

@@ -255,8 +255,10 @@ def test_server_stopped_mid_batch(env):
     err = bytes(client.err_seen) + err
     assert env.proc.wait(60) == 0
     assert client.returncode == ExitStatus.UNAVAILABLE, err
-    assert b"batch stopped at command 3 of 4 (tasks test faults hang)" in err
-    assert b"stopping" in err and b"commands 1-2 completed, 1 not run" in err
+    assert b"batch stopped at command 3 of 4, line 3 (tasks test faults hang)" in err
+    assert (
+        b"stopping" in err and b"lines 1, 2 completed; not run: line 4 (variables set b3 x)" in err
+    )
     assert b"Traceback (most recent call last)" not in err.split(b"mwaa: error:")[-1]
     assert not [p for p in running if alive(p)]  # the killed command did not outlive it
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from mwaa_cli.commands import Allowlist
-from mwaa_cli.translate import RULES, add_yes, translate
+from mwaa_cli.confirmations import add_yes
+from mwaa_cli.translate import RULES, translate
 
 from .translation_cases import DAY, LIVE_110
 
@@ -118,8 +119,8 @@ INFER2 = [
 
 @pytest.mark.parametrize("command", INFER2)
 def test_exit_code_rule_on_real_airflow2_output(airflow2, command):
-    from mwaa_cli.outcome import infer_exit_code
-    from mwaa_cli.output import filter_noise
+    from mwaa_cli.cli.present import filter_noise
+    from mwaa_cli.exit_codes import infer_exit_code
 
     done = airflow2(*shlex.split(command))
     assert infer_exit_code(done.stderr) == min(done.returncode, 2), done.stderr[-1500:]

@@ -15,6 +15,8 @@ from importlib import metadata
 
 import pytest
 
+from mwaa_cli.confirmations import needs_confirmation
+from mwaa_cli.errors import ExitStatus
 from mwaa_cli.translate import RULES
 
 from .conftest import start_local_env, stop
@@ -62,12 +64,12 @@ ONCE = {"dags backfill", "dags trigger"}
 @pytest.mark.parametrize("rule", [r.match for r in RUN_HERE if r.match != "delete_dag"])
 def test_rule_runs_on_real_airflow(env, rule):
     old = shlex.split(LIVE[rule])
-    out = env.mwaa("run", "--", *old)
+    out = env.mwaa("run", "--yes", "--", *old)  # --yes: 1.10's clear is tasks clear
     assert out.returncode == 0, out.stderr
     note = out.stderr.decode()
     assert "translated Airflow" in note and f"'{rule}'" in note
     sent = shlex.split(note.split("sending: ", 1)[1].split("  (--no-translate", 1)[0])
-    if "added --yes" in note:
+    if needs_confirmation(sent, " ".join(sent[:2]), MAJOR):
         sent.append("--yes")
     if rule not in ONCE:
         # the translated command is the new syntax: it does the same when run directly
@@ -92,17 +94,25 @@ def test_translated_commands_really_happened(env):
     assert env.airflow("variables", "get", "translated_key").stdout == b"42\n"
 
 
-def test_confirmation_is_added_and_delete_runs(env):
-    out = env.mwaa("run", "--", *shlex.split(LIVE["delete_dag"]))
+def test_a_script_must_confirm_a_delete_with_yes(env):
+    old = shlex.split(LIVE["delete_dag"])
+    refused = env.mwaa("run", "--", *old)  # no terminal to ask on, no --yes
+    assert refused.returncode == ExitStatus.USAGE, refused.stderr
+    assert b"asks for confirmation" in refused.stderr and b"--yes" in refused.stderr
+    assert b"delete DAG etl_with_params and all its records on local?" in refused.stderr
+    assert "etl_with_params" in env.airflow("dags", "list", "-o", "json").stdout.decode()
+    out = env.mwaa("run", "--yes", "--", *old)
     assert out.returncode == 0, out.stderr
-    assert b"added --yes" in out.stderr
     listed = env.airflow("dags", "list", "-o", "json").stdout.decode()
     assert "etl_with_params" not in listed
 
 
-def test_tasks_clear_without_yes_would_hang_but_does_not(env):
-    out = env.mwaa("run", "--", "tasks", "clear", "hello_mwaa", "-t", "say_hello")
-    assert out.returncode == 0 and b"added --yes" in out.stderr
+def test_tasks_clear_needs_yes_without_a_terminal_and_never_hangs(env):
+    argv = ["tasks", "clear", "hello_mwaa", "-t", "say_hello"]
+    refused = env.mwaa("run", "--", *argv)
+    assert refused.returncode == ExitStatus.USAGE and b"--yes" in refused.stderr
+    assert env.mwaa("run", "--", *argv, "--yes").returncode == 0  # Airflow's own flag
+    assert env.mwaa("run", "--yes", "--", *argv).returncode == 0  # or mwaa's
 
 
 def test_force_sends_what_the_client_would_refuse(env):

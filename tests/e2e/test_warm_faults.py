@@ -25,7 +25,9 @@ def warm():
     root = Path(tempfile.mkdtemp(prefix="mwaa-faults-"))
     home = AirflowHome(root, DAGS)
     home.prepare(log=lambda _: None)
-    executor = WarmExecutor(home.environ(), root / "z.sock", timeout=8, concurrency=2)
+    executor = WarmExecutor(
+        home.environ(), root / "z.sock", timeout=8, concurrency=2, output_limit=2 * 1024 * 1024
+    )
     executor.start()
     assert executor.run(["dags", "reserialize"]).exit_code == 0
     yield executor
@@ -58,6 +60,16 @@ def test_a_hung_command_is_killed_with_its_children(warm):
     assert 8 <= time.monotonic() - started < 30
     time.sleep(0.5)
     assert set(_sleepers()) - before == set()  # the grandchild died with its group
+    healthy(warm)
+
+
+def test_a_command_flooding_its_output_is_cut_and_stopped(warm):
+    started = time.monotonic()
+    result = warm.run(["tasks", "test", "faults", "flood"])
+    assert time.monotonic() - started < 8  # stopped for its output, not its time
+    assert result.output_cut and not result.timed_out
+    assert len(result.stdout) <= 2 * 1024 * 1024
+    assert b"it was stopped and its output cut here" in result.stderr
     healthy(warm)
 
 

@@ -16,8 +16,8 @@ import uvicorn
 from mwaa_cli.local.api import EnvironmentInfo, LocalApp
 from mwaa_cli.local.api.cli_queue import CommandQueue
 from mwaa_cli.local.auth import AccessKey, SigV4Verifier
+from mwaa_cli.local.cli_tokens import TokenSigner
 from mwaa_cli.local.executor import SubprocessExecutor
-from mwaa_cli.local.tokens import TokenSigner
 
 KEY = AccessKey("AKIAMWAATESTKEY00001", "test-secret-access-key-0123456789abcdefgh")
 FAKE = [sys.executable, str(Path(__file__).with_name("fake_airflow.py"))]

@@ -7,7 +7,7 @@ import time
 
 from mwaa_cli import Client
 from mwaa_cli.cli import main, parse_batch
-from mwaa_cli.tokens import CliToken
+from mwaa_cli.client.tokens import CliToken
 
 
 def test_token_is_reused_within_a_process(aws_env):
@@ -29,7 +29,7 @@ def test_token_cache_on_disk_skips_boto3(aws_env, tmp_path):
     with Client(env="itest") as second:
         assert second.run(["dags", "list"]).ok
         assert second.token().value == value
-        assert second._mwaa is None  # no boto3 client was needed
+        assert second.control_plane._client is None  # no boto3 client was needed
     assert value not in repr(second.token())
 
 
@@ -52,7 +52,7 @@ def test_refused_cached_token_is_replaced_once(aws_env):
             time.time() - 5,
             cli_url=client.cli_url(client.create_cli_token().webserver_hostname),
         )
-        client._cache.put(key, stale)
+        client.tokens.cache.put(key, stale)
     with Client(env="itest") as client:
         result = client.run(["variables", "get", "exit=0"])
         assert result.ok
@@ -65,7 +65,7 @@ def test_world_readable_cache_file_is_ignored(aws_env, tmp_path):
     (path,) = (tmp_path / "mwaa-cli-home" / "tokens").iterdir()
     os.chmod(path, 0o644)
     with Client(env="itest") as client:
-        assert client._cache.get(client._cache_key()) is None
+        assert client.tokens.cache.get(client._cache_key()) is None
 
 
 def test_parse_batch():
@@ -86,9 +86,10 @@ def test_batch_stops_at_first_failure(aws_env, tmp_path, capfd):
         ["dags", "list"],
         ["variables", "get", "exit=4"],
     ]
-    assert "==> [1/3] dags list (exit 0" in err
-    assert "==> [2/3] variables get exit=4 (exit 4" in err
+    assert "==> [1/3] line 1: dags list (exit 0" in err
+    assert "==> [2/3] line 2: variables get exit=4 (exit 4" in err
     assert "[3/3]" not in err
+    assert "stopped after line 2 failed (exit 4); not run: line 3 (version)" in err
 
 
 def test_batch_keep_going_runs_everything(aws_env, tmp_path, capfd):

@@ -12,7 +12,7 @@ from mwaa_cli import Client, CommandNotAllowed, RequestTimeout, ServerBusy
 from mwaa_cli.cli import main
 from mwaa_cli.errors import ExitStatus
 from mwaa_cli.local.api import Limits
-from mwaa_cli.local.tokens import TokenSigner
+from mwaa_cli.local.cli_tokens import TokenSigner
 
 
 def post(server, body, token=None, path="/aws_mwaa/cli", **headers):
@@ -219,11 +219,54 @@ def test_busy_maps_to_server_busy(aws_env, server):
         t.start()
     time.sleep(0.5)
     try:
-        with Client(env="itest") as client, pytest.raises(ServerBusy):
+        with Client(env="itest", busy_timeout=0) as client, pytest.raises(ServerBusy):
             client.run(["version"])
     finally:
         for t in threads:
             t.join()
+
+
+def test_a_busy_server_is_waited_out_with_backoff(aws_env, server):
+    threads = [
+        threading.Thread(target=post, args=(server, "variables get sleep=2.5")) for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    waits: list[float] = []
+    try:
+        with Client(env="itest", busy_timeout=30) as client:
+            result = client.run(["version"], on_busy=lambda delay, exc: waits.append(delay))
+    finally:
+        for t in threads:
+            t.join()
+    assert result.ok and result.busy_retries >= 1 and waits  # refused once (wait > 1 s), then ran
+    assert all(w >= 1.0 for w in waits)  # the server's Retry-After: 1 is honoured
+
+
+def test_a_command_that_may_have_started_is_never_resent(aws_env, server, monkeypatch):
+    """A 503 that carries the command's streams (the server stopped mid-command) is final."""
+    from mwaa_cli.client import transport
+
+    sent = []
+    real = transport.Transport.post
+
+    def spy(self, url, body, headers):
+        sent.append(body)
+        response = real(self, url, body, headers)
+        response.status = 503
+        response.body = (
+            b'{"stdout": "", "stderr": "", "error": "ServerStopping", "message": "stopping"}'
+        )
+        return response
+
+    monkeypatch.setattr(transport.Transport, "post", spy)
+    with (
+        Client(env="itest", busy_timeout=30) as client,
+        pytest.raises(ServerBusy, match="stopping"),
+    ):
+        client.run(["variables", "get", "k"])
+    assert len(sent) == 1
 
 
 def test_small_load_no_lost_or_garbled_replies(server):
@@ -254,3 +297,21 @@ def test_small_load_no_lost_or_garbled_replies(server):
     assert len(outcomes) == 96
     assert set(outcomes) <= {"ok", "busy"}
     assert outcomes.count("ok") > 0
+
+
+def test_a_command_flooding_its_output_is_cut_and_stopped():
+    """The temporary files behind a command's streams have a limit: past it the command is
+    stopped and its output cut with a marker; the executor keeps working."""
+    from mwaa_cli.local.executor import SubprocessExecutor
+
+    from .conftest import FAKE
+
+    limit = 1024 * 1024
+    executor = SubprocessExecutor(FAKE, {"PATH": "/usr/bin:/bin"}, timeout=30, output_limit=limit)
+    started = time.monotonic()
+    flooded = executor.run(["variables", "get", "flood"])
+    assert time.monotonic() - started < 10
+    assert flooded.output_cut and len(flooded.stdout) == limit
+    assert flooded.stderr.endswith(b"(--output-limit): it was stopped and its output cut here\n")
+    normal = executor.run(["variables", "get", "k"])
+    assert not normal.output_cut and normal.exit_code == 0

@@ -28,7 +28,9 @@ def test_unreachable_endpoint_is_one_line_error(capsys, monkeypatch):
     )
     err = capsys.readouterr().err
     assert code == ExitStatus.UNREACHABLE
-    assert err.startswith("mwaa: error: cannot reach the MWAA API")
+    # a loopback endpoint: a local environment that is not running, and how to start it
+    assert err.startswith("mwaa: error: no local environment answers at http://127.0.0.1:9")
+    assert "mwaa local serve" in err
     assert "Traceback" not in err and err.count("\n") == 1
 
 

@@ -8,6 +8,7 @@ import ssl
 import stat
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -172,14 +173,29 @@ def test_an_existing_home_keeps_its_permissions_with_a_warning(tmp_path, monkeyp
     assert stat.S_IMODE((fresh / "ui-passwords.json").stat().st_mode) == 0o600
 
 
-def test_local_ca_only_for_our_own_bundles(tmp_path, monkeypatch):
-    from mwaa_cli.config import local_ca_only
+def test_a_local_ca_is_trusted_for_its_own_endpoint_only(tmp_path, monkeypatch):
+    """Trust by identity: the endpoint a running local environment recorded, never 'any
+    loopback endpoint', and never instead of a bundle the user set."""
+    import json as json_module
+
+    from mwaa_cli.client.trust import trust_for
 
     monkeypatch.setenv("MWAA_CLI_HOME", str(tmp_path / "home"))
-    files = ensure_certificates(tmp_path / "home" / "local" / "dev" / "tls", "dev", [])
-    assert local_ca_only(str(files.ca_bundle)) == str(files.ca_cert)
-    elsewhere = ensure_certificates(tmp_path / "elsewhere", "x", [])
-    assert local_ca_only(str(elsewhere.ca_bundle)) == str(elsewhere.ca_bundle)
-    assert (
-        local_ca_only("/etc/ssl/certs/ca-certificates.crt") == "/etc/ssl/certs/ca-certificates.crt"
-    )
+    home = tmp_path / "home" / "local" / "dev"
+    files = ensure_certificates(home / "tls", "dev", [])
+    (home / "serve.lock").write_text(json_module.dumps({"endpoint": "https://127.0.0.1:8780"}))
+    ours = trust_for("https://127.0.0.1:8780", None)
+    assert ours.verify == str(files.ca_bundle) and ours.web_ca == str(files.ca_cert)
+    # another loopback endpoint (a second environment elsewhere): the user's settings rule
+    other = trust_for("https://127.0.0.1:9999", "/etc/ssl/certs/ca-certificates.crt")
+    assert other.verify is None and other.web_ca == "/etc/ssl/certs/ca-certificates.crt"
+    assert trust_for("https://localhost:8780", None).verify is None  # another origin
+    # a bundle the user set is kept, and the local CA added to it
+    user = tmp_path / "corporate.pem"
+    user.write_bytes(ensure_certificates(tmp_path / "corp", "corp", []).ca_cert.read_bytes())
+    both = trust_for("https://127.0.0.1:8780", str(user))
+    combined = Path(both.verify).read_bytes()
+    assert combined.startswith(user.read_bytes()) and files.ca_cert.read_bytes() in combined
+    assert stat.S_IMODE(Path(both.verify).stat().st_mode) == 0o600
+    # the environment's own bundle (what env.sh exports) is used as it is
+    assert trust_for("https://127.0.0.1:8780", str(files.ca_bundle)).verify == str(files.ca_bundle)

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
+from mwaa_cli.cli.present import Spinner, envelope, filter_noise
 from mwaa_cli.client import Result
-from mwaa_cli.outcome import infer_exit_code
-from mwaa_cli.output import Spinner, envelope, filter_noise
+from mwaa_cli.exit_codes import infer_exit_code
 
 # stderr as Airflow 2.x on MWAA writes it, and stdout as Airflow 3.3.1 writes it
 WARNING = (
@@ -66,12 +66,26 @@ def test_exit_code_rule(stderr, default, strict, lenient):
 
 def test_envelope_is_lossless():
     result = Result("prod", ("dags", "list"), b"out\n", b"\xff\xfe", 1, False, 0.25)
-    doc = envelope(result)
+    doc = envelope("prod", ["dags", "list"], result=result)
     assert doc["environment"] == "prod" and doc["command"] == ["dags", "list"]
     assert (doc["exit_code"], doc["duration_ms"], doc["stdout"]) == (1, 250, "out\n")
     assert doc["encoding"]["stderr"] == "base64"
     assert base64.b64decode(doc["stderr"]) == b"\xff\xfe"
-    assert "encoding" not in envelope(Result("p", ("v",), b"a", b"b", 0, True, 0))
+    assert doc["error"] is None
+    plain = envelope("p", ["v"], result=Result("p", ("v",), b"a", b"b", 0, True, 0))
+    assert "encoding" not in plain
+
+
+def test_one_envelope_shape_for_results_errors_and_previews():
+    from mwaa_cli.errors import ConnectError, ExitStatus
+
+    ran = envelope("p", ["v"], result=Result("p", ("v",), b"a", b"b", 0, True, 0))
+    failed = envelope("p", ["v"], error=ConnectError("cannot reach it"))
+    preview = envelope("p", ["v"], request={"method": "POST"})
+    assert set(ran) == set(failed) == set(preview)
+    assert failed["exit_code"] == ExitStatus.UNREACHABLE
+    assert failed["error"] == "ConnectError: cannot reach it"
+    assert preview["request"] == {"method": "POST"} and preview["exit_code"] == 0
 
 
 class Tty(io.StringIO):

@@ -20,7 +20,13 @@ def test_prepare_with_a_known_version():
     prepared = client.prepare(["backfill", "create", "--dag-id", "d", "--from-date", "2025-01-01"])
     assert prepared.argv == ("dags", "backfill", "d", "-s", "2025-01-01")
     assert "Airflow 2" in prepared.notes[0]
-    assert client.prepare(["tasks", "clear", "d"]).argv[-1] == "--yes"
+    clear = client.prepare(["tasks", "clear", "d", "-t", "extract"])
+    assert "--yes" not in clear.argv  # asked first, not added behind the user's back
+    assert clear.confirm == (
+        "clear the task instances of DAG d matching 'extract' on prod (they run again)?"
+    )
+    assert clear.confirmed().argv[-1] == "--yes" and clear.confirmed().confirm is None
+    assert client.prepare(["tasks", "clear", "d", "-y"]).confirm is None  # already confirmed
     with pytest.raises(CommandNotAllowed, match="--force"):
         client.prepare(["users", "list"])
     assert client.prepare(["users", "list"], force=True).argv == ("users", "list")
@@ -56,3 +62,34 @@ def test_an_invalid_environment_name_is_refused_before_any_call(name):
 
     with pytest.raises(ConfigError, match="invalid environment name"):
         Client(name)
+
+
+@pytest.mark.parametrize(
+    ("argv", "version", "question"),
+    [
+        (
+            ["dags", "delete", "daily_report"],
+            "3.3.1",
+            "delete DAG daily_report and all its records on prod?",
+        ),
+        (
+            ["db", "clean", "--clean-before-timestamp", "2025-01-01"],
+            "3.3.1",
+            "delete metadata older than 2025-01-01 from the database of prod?",
+        ),
+        (
+            ["dags", "pause", "--treat-dag-id-as-regex", "^etl"],
+            "3.3.1",
+            "pause every DAG whose id matches '^etl' on prod?",
+        ),
+        (["dags", "pause", "etl"], "3.3.1", None),  # no regex: Airflow does not ask
+        (
+            ["dags", "backfill", "d", "-s", "2025-01-01", "--reset-dagruns"],
+            "2.10.3",
+            "reset existing runs of DAG d while backfilling on prod?",
+        ),
+    ],
+)
+def test_commands_airflow_confirms_come_with_a_question(argv, version, question):
+    client = Client("prod", airflow_version=version, cache_tokens=False)
+    assert client.prepare(argv).confirm == question

@@ -7,8 +7,9 @@ import shlex
 import pytest
 
 from mwaa_cli.commands import Allowlist
+from mwaa_cli.confirmations import add_yes
 from mwaa_cli.errors import CommandNotAllowed
-from mwaa_cli.translate import RULES, add_yes, translate
+from mwaa_cli.translate import RULES, translate
 
 CASES = [
     (rule.match, major, rule.example[0], out)

@@ -1,28 +1,50 @@
-"""The ``mwaa`` command: argv -> settings -> library call -> streams -> exit code."""
+"""The ``mwaa`` command: argv -> settings -> library call -> streams -> exit code.
+
+Subcommands are imported when they run (``mwaa run`` never imports the shell, the doctor
+or the local environment), which keeps a short command short.
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Sequence
 
 import click
 
 from ..errors import ExitStatus, MwaaError
-from .doctor import doctor
-from .envs import completion, config, env, envs
-from .local import local
-from .run import batch, parse_batch, run
-from .shell import shell
+
+# name -> "module:attribute" under mwaa_cli.cli
+COMMANDS = {
+    "run": "run:run",
+    "batch": "batch:batch",
+    "shell": "shell:shell",
+    "envs": "envs:envs",
+    "env": "envs:env",
+    "doctor": "doctor:doctor",
+    "local": "local:local",
+    "completion": "completion:completion",
+    "config": "config:config",
+    "airflow-help": "shell:airflow_help",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in COMMANDS if name != "airflow-help"]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, _, attribute = target.partition(":")
+        return getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mwaa-cli", prog_name="mwaa")
 def cli() -> None:
     """Drive Apache Airflow on Amazon MWAA (or a local MWAA-compatible environment)."""
-
-
-for command in (run, batch, shell, envs, env, doctor, local, completion, config):
-    cli.add_command(command)
 
 
 def main(argv: Sequence[str] | None = None, prog_name: str = "mwaa") -> int:
@@ -39,7 +61,7 @@ def main(argv: Sequence[str] | None = None, prog_name: str = "mwaa") -> int:
         click.echo(f"mwaa: error: {exc}", err=True)
         return int(exc.exit_status)
     except click.exceptions.Abort:
-        click.echo("mwaa: aborted", err=True)
+        click.echo("mwaa: aborted: nothing was sent", err=True)
         return 130
     except click.ClickException as exc:
         exc.show()
@@ -58,19 +80,11 @@ def airflow_main(argv: Sequence[str] | None = None) -> int:
     return main(["run", "--", *args], prog_name="mwaa-airflow")
 
 
-@click.command("airflow-help", hidden=True)
-def airflow_help() -> None:
-    """What `mwaa-airflow` (or `airflow` aliased to it) accepts on the default environment."""
-    from ..repl import help_text
-    from .options import client_for, resolve
+def parse_batch(text: str) -> list[list[str]]:
+    """The argv of each command of a batch file (see :func:`mwaa_cli.client.batch.parse_batch`)."""
+    from ..client.batch import parse_batch as parse
 
-    click.echo("usage: mwaa-airflow GROUP_OR_COMMAND [ARGS…]   (Airflow's CLI, run remotely)")
-    settings = resolve({})
-    with client_for(settings, {}) as client:
-        click.echo(help_text(client.allowlist(), client.env, client.airflow_version()))
-
-
-cli.add_command(airflow_help)
+    return [list(line.argv) for line in parse(text)]
 
 
 __all__ = ["airflow_main", "cli", "main", "parse_batch"]

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .options import client_for, connection_options, resolve
+from .options import client_for, connection_options, one_env
 
 _MARKS = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red"), "skip": ("-", None)}
 
@@ -24,7 +24,7 @@ def doctor(name: str | None, as_json: bool, **conn) -> None:
     """
     from ..doctor import FAIL, WARN, run_checks  # socket/ssl: only when doctoring
 
-    settings = resolve(conn, env=name) if name else resolve(conn)
+    settings = one_env(conn, name)
     checks = []
     with client_for(settings, conn) as client:
         for check in run_checks(client):

@@ -1,4 +1,4 @@
-"""``mwaa envs``, ``mwaa env show`` and ``mwaa completion``."""
+"""``mwaa envs`` and ``mwaa env show``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 
 import click
 
-from .. import settings as settings_module
-from .options import client_for, connection_options, resolve
+from .options import client_for, connection_options, one_env, resolve
+from .present import Spinner
 
 
 def _table(rows: list[tuple]) -> None:
@@ -24,7 +24,10 @@ def envs(as_json: bool, **conn) -> None:
     """List the environments in the region: name, status, Airflow version, access mode."""
     conn["env"] = None
     base = resolve(conn)
-    with client_for(dataclasses.replace(base, name=None), conn) as client:
+    with (
+        client_for(dataclasses.replace(base, name=None), conn) as client,
+        Spinner("asking MWAA", stream=None),
+    ):
         rows = client.environments()
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
@@ -54,25 +57,47 @@ def env() -> None:
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def show(name: str | None, as_json: bool, **conn) -> None:
     """Show NAME (a config-file name or an MWAA name; default: the default environment):
-    the resolved settings, where each came from, and GetEnvironment's details."""
-    settings = resolve(conn, env=name) if name else resolve(conn)
-    with client_for(settings, conn) as client:
-        info = client.get_environment()
+    the resolved settings, where each came from, and GetEnvironment's details. The
+    settings are shown even when the environment cannot be reached."""
+    from ..errors import MwaaError
+
+    settings = one_env(conn, name)
     resolved = {
         "alias": settings.alias,
-        "name": client.env,
-        "region": client.mwaa.meta.region_name,
+        "name": settings.name,
+        "region": settings.region,
         "profile": settings.profile,
-        "endpoint_url": client.mwaa.meta.endpoint_url,
+        "endpoint_url": settings.endpoint_url,
         "airflow_version": settings.airflow_version,
         "allow": list(settings.allow),
         "deny": list(settings.deny),
         "proxy": settings.proxy,
     }
+    info: dict | None = None
+    error: MwaaError | None = None
+    try:
+        with client_for(settings, conn) as client, Spinner("asking MWAA", stream=None):
+            info = client.get_environment()
+            resolved["name"] = client.env
+            resolved["region"] = client.control_plane.region_name
+            resolved["endpoint_url"] = client.control_plane.endpoint
+            for key in ("region", "endpoint_url"):
+                settings.sources.setdefault(key, "boto3")
+    except MwaaError as exc:
+        error = exc
     if as_json:
         doc = {"settings": resolved, "sources": settings.sources, "environment": info}
+        doc["error"] = f"{type(error).__name__}: {error}" if error else None
         click.echo(json.dumps(doc, indent=2, default=str))
-        return
+    else:
+        _show_settings(resolved, settings)
+        if info is not None:
+            _show_environment(info)
+    if error is not None:
+        raise error
+
+
+def _show_settings(resolved: dict, settings) -> None:
     rows: list[tuple] = [("SETTING", "VALUE", "FROM")]
     for key, value in resolved.items():
         if value in (None, [], ""):
@@ -83,6 +108,9 @@ def show(name: str | None, as_json: bool, **conn) -> None:
         )
         rows.append((key, shown, source or "default"))
     _table(rows)
+
+
+def _show_environment(info: dict) -> None:
     click.echo("")
     fields = [
         "Name",
@@ -103,34 +131,3 @@ def show(name: str | None, as_json: bool, **conn) -> None:
     if last:
         detail.append(("LastUpdate", last))
     _table(detail)
-
-
-@click.command()
-@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
-def completion(shell: str) -> None:
-    """Print the shell completion script for mwaa.
-
-    \b
-    bash:  eval "$(mwaa completion bash)"            (in ~/.bashrc)
-    zsh:   eval "$(mwaa completion zsh)"             (in ~/.zshrc)
-    fish:  mwaa completion fish > ~/.config/fish/completions/mwaa.fish
-    """
-    from click.shell_completion import get_completion_class
-
-    from . import cli
-
-    cls = get_completion_class(shell)
-    assert cls is not None
-    click.echo(cls(cli, {}, "mwaa", "_MWAA_COMPLETE").source())
-
-
-@click.group()
-def config() -> None:
-    """The config file of named environments."""
-
-
-@config.command("path")
-def config_path() -> None:
-    """Print where the config file is read from ($MWAA_CLI_CONFIG overrides it)."""
-    path = settings_module.config_path()
-    click.echo(f"{path}{'' if path.exists() else '  (does not exist yet)'}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .. import config
+from .. import paths
 
 
 @click.group()
@@ -24,7 +24,7 @@ def local() -> None:
 @click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
-    help=f"state folder [default: ${config.HOME_VAR}/local/NAME]",
+    help=f"state folder [default: ${paths.HOME_VAR}/local/NAME]",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to bind")
 @click.option("--port", default=8780, show_default=True, help="endpoint port (0: any free)")
@@ -66,6 +66,13 @@ def local() -> None:
     show_default=True,
     help="warm: fork each command from a pre-imported Airflow (fast); "
     "subprocess: a cold `airflow` process per command",
+)
+@click.option(
+    "--output-limit",
+    default=64,
+    show_default=True,
+    help="MiB a command may write to stdout or stderr; past it, it is stopped and its output "
+    "cut with a marker",
 )
 @click.option(
     "--header-timeout",
@@ -120,6 +127,7 @@ def serve(**opts) -> None:
         concurrency=opts["concurrency"],
         queue_size=opts["queue_size"],
         queue_wait=opts["queue_wait"],
+        output_limit=opts["output_limit"] * 1024 * 1024,
         header_timeout=opts["header_timeout"],
         body_timeout=opts["body_timeout"],
         token_ttl=opts["token_ttl"],
@@ -128,4 +136,4 @@ def serve(**opts) -> None:
         write_profile=opts["write_profile"],
         access_mode=opts["webserver_access_mode"],
     )
-    raise SystemExit(run_server(options, config.state_dir()))
+    raise SystemExit(run_server(options, paths.state_dir()))

@@ -1,22 +1,32 @@
-"""``mwaa run`` (one or many environments) and ``mwaa batch``."""
+"""``mwaa run``: one Airflow command on one environment, or on several at once."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shlex
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
 
-from ..client import Client, Result
-from ..errors import MwaaError
-from ..outcome import infer_exit_code
-from ..output import Spinner, envelope, error_envelope, filter_noise
-from ..settings import EnvSettings
-from .options import client_for, connection_options, note, resolve, shell_status, write_bytes
+from ..errors import ConfirmationRequired, ExitStatus, MwaaError
+from .options import (
+    client_for,
+    connection_options,
+    note,
+    resolve,
+    shell_status,
+    shown_name,
+    without_name,
+    write_bytes,
+)
+
+if TYPE_CHECKING:
+    from ..client import Client, Prepared, Preview, Result
+    from ..client.fanout import EnvOutcome
+    from ..settings import EnvSettings
 
 
 @dataclass(frozen=True)
@@ -29,6 +39,7 @@ class RunOptions:
     inference: str = "default"  # "strict" | "lenient": for replies without an exit code
     as_json: bool = False
     dry_run: bool = False
+    yes: bool = False  # confirmed up front (scripts)
 
 
 def run_options(func: Callable) -> Callable:
@@ -49,13 +60,14 @@ def run_options(func: Callable) -> Callable:
             "--strict",
             "inference",
             flag_value="strict",
-            help="without a reported exit code, any ERROR/CRITICAL log line also means failure",
+            help="without a reported exit code, an ERROR/CRITICAL log line of the command also "
+            "means failure",
         ),
         click.option(
             "--lenient",
             "inference",
             flag_value="lenient",
-            help="without a reported exit code, only a traceback means failure",
+            help="without a reported exit code, only a traceback or a usage error means failure",
         ),
         click.option(
             "--filter-noise",
@@ -64,6 +76,14 @@ def run_options(func: Callable) -> Callable:
         ),
         click.option(
             "--dry-run", is_flag=True, help="print the request that would be sent, token masked"
+        ),
+        click.option(
+            "--yes",
+            "-y",
+            "yes",
+            is_flag=True,
+            help="confirm commands Airflow would ask about (dags delete, tasks clear, db clean) "
+            "without asking",
         ),
     ]
     for option in reversed(options):
@@ -79,27 +99,85 @@ def run_opts(opts: dict) -> RunOptions:
         inference=opts.pop("inference", None) or "default",
         as_json=opts.pop("as_json", False),
         dry_run=opts.pop("dry_run", False),
+        yes=opts.pop("yes", False),
     )
 
 
+# -- one command -------------------------------------------------------------------------
+
+
+def confirm(client: Client, prepared: Prepared, ro: RunOptions, label: str = "") -> Prepared:
+    """``prepared`` with ``--yes`` once the user agreed: asked on a terminal, ``--yes`` given
+    up front, or refused (a script must say --yes itself)."""
+    if prepared.confirm is None:
+        return prepared
+    if ro.yes:
+        return prepared.confirmed()
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        raise ConfirmationRequired(
+            f"{shlex.join(prepared.argv)} asks for confirmation ({prepared.confirm}); pass "
+            "--yes to confirm it without a terminal: mwaa run --yes -- …"
+        )
+    question = prepared.confirm
+    detail = _what_it_affects(client, prepared)
+    if detail:
+        question = question.replace(" on ", f" ({detail}) on ", 1)
+    if not click.confirm(f"mwaa: {label}{question}", default=False, err=True):
+        raise click.Abort()
+    return prepared.confirmed()
+
+
+def _what_it_affects(client: Client, prepared: Prepared) -> str:
+    """For ``dags delete``: how many runs it deletes (a read-only look first)."""
+    argv = list(prepared.argv)
+    if argv[:2] != ["dags", "delete"] or len(argv) < 3:
+        return ""
+    from ..translate import translate
+
+    dag = next((a for a in argv[2:] if not a.startswith("-")), None)
+    if dag is None:
+        return ""
+    listing, _ = translate(["dags", "list-runs", "-d", dag, "-o", "json"], client.allowlist().major)
+    try:
+        result = client.run(listing)
+        lines = result.stdout_text.splitlines()
+        runs = json.loads(next((line for line in lines if line.startswith("[")), "[]"))
+    except (MwaaError, ValueError):
+        return ""
+    return f"{len(runs)} run{'s' if len(runs) != 1 else ''}" if isinstance(runs, list) else ""
+
+
 def execute(
-    client: Client, args: Sequence[str], ro: RunOptions, label: str = "", spinner: bool = True
-) -> Result | dict:
+    client: Client,
+    args: Sequence[str],
+    ro: RunOptions,
+    label: str = "",
+    spinner: bool = True,
+    confirmed: bool = False,
+) -> Result | Preview:
     """Prepare and run one command (or describe it, with ``dry_run``)."""
+    from .present import Spinner
+
     prepared = client.prepare(args, translate=ro.translate, force=ro.force)
     for message in prepared.notes:
         note(f"{label}{message}")
+    if prepared.confirm is not None:
+        prepared = prepared.confirmed() if confirmed else confirm(client, prepared, ro, label)
     if ro.dry_run:
         return client.request_preview(prepared.argv)
-    with Spinner(f"{label}{shlex.join(prepared.argv)}", enabled=spinner):
-        result = client.run(prepared.argv)
-    if not result.exit_code_reported and ro.inference != "default":
-        result = dataclasses.replace(result, exit_code=infer_exit_code(result.stderr, ro.inference))
-    return result
+    with Spinner(f"{label}{shlex.join(prepared.argv)}", enabled=spinner) as spin:
+
+        def busy(delay: float, error: MwaaError) -> None:
+            command = shlex.join(prepared.argv)
+            spin.label = f"{label}{command}  (server busy: retrying in {delay:.1f} s)"
+
+        return client.run(prepared.argv, infer=ro.inference, on_busy=busy)
 
 
 def show(result: Result, ro: RunOptions) -> None:
     """Remote stdout to stdout, stderr to stderr (byte for byte unless --filter-noise)."""
+    from .present import filter_noise
+
     out, err = result.stdout, result.stderr
     if ro.filter_noise:
         out, err = filter_noise(out), filter_noise(err)
@@ -115,31 +193,90 @@ def show(result: Result, ro: RunOptions) -> None:
         note(f"the remote command was killed by {name} (exit {shell_status(result.exit_code)})")
 
 
-def json_record(result: Result, ro: RunOptions) -> dict:
-    """The ``--json`` envelope of ``result`` (stderr filtered with --filter-noise)."""
-    return envelope(result, filter_noise(result.stderr) if ro.filter_noise else None)
+def json_record(environment: str, command: Sequence[str], outcome, ro: RunOptions) -> dict:
+    """The ``--json`` envelope: one shape for a result, a preview and an error."""
+    from .present import envelope, filter_noise
+
+    if isinstance(outcome, MwaaError):
+        return envelope(environment, command, error=outcome)
+    if hasattr(outcome, "stdout"):
+        stderr = filter_noise(outcome.stderr) if ro.filter_noise else None
+        return envelope(environment, command, result=outcome, stderr=stderr)
+    return envelope(environment, command, request=outcome.as_dict())
 
 
-def show_preview(preview: dict, ro: RunOptions) -> None:
+def show_preview(preview: Preview, ro: RunOptions) -> None:
     if ro.as_json:
-        click.echo(json.dumps(preview, indent=2))
+        click.echo(json.dumps(preview.as_dict(), indent=2))
         return
-    click.echo(f"{preview['method']} {preview['url']}")
-    for key, value in preview["headers"].items():
+    click.echo(f"{preview.method} {preview.url}")
+    for key, value in preview.headers.items():
         click.echo(f"{key}: {value}")
     click.echo("")
-    click.echo(preview["body"])
+    click.echo(preview.body)
+
+
+# -- the command -----------------------------------------------------------------------------
+
+# options of mwaa's that Airflow commands also use, so that after the command they are
+# Airflow's: -e (dates), -y/--yes, --json (variables get)
+_SHARED_WITH_AIRFLOW = {"-e", "-y", "--yes", "-h", "--help"}
+_AIRFLOW_JSON = {"variables get"}
+
+
+class AirflowCommand(click.Command):
+    """A command whose arguments end with an Airflow command line.
+
+    mwaa's own options go before the Airflow command (``mwaa run --json dags list``) or
+    before ``--`` (``mwaa run --json -- dags list``); after the command, everything is
+    Airflow's - and one of mwaa's own options there is an error with a hint, not something
+    silently sent to Airflow.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        raw = list(args)
+        rest = super().parse_args(ctx, args)
+        airflow = list(ctx.params.get("args") or ())
+        ctx.meta["mwaa.separated"] = len(raw) > len(airflow) and raw[-len(airflow) - 1] == "--"
+        if airflow and not ctx.meta["mwaa.separated"]:
+            self._check_misplaced(ctx, airflow)
+        return rest
+
+    def _check_misplaced(self, ctx: click.Context, airflow: list[str]) -> None:
+        ours = {
+            name
+            for param in self.params
+            if isinstance(param, click.Option)
+            for name in param.opts + param.secondary_opts
+        }
+        command = " ".join(airflow[:2])
+        for arg in airflow[1:]:
+            name = arg.split("=", 1)[0]
+            if name not in ours or name in _SHARED_WITH_AIRFLOW:
+                continue
+            if name == "--json" and command in _AIRFLOW_JSON:
+                continue
+            raise click.UsageError(
+                f"'{name}' comes after the Airflow command, where it belongs to Airflow: put "
+                f"mwaa's options first (mwaa {ctx.info_name} {name} -- "
+                f"{shlex.join(a for a in airflow if a != arg)}), or write it after "
+                "'--' only if Airflow should get it",
+                ctx,
+            )
 
 
 def targets(conn: dict, all_envs: bool) -> list[EnvSettings]:
     """The environments a command goes to: --env a,b,c, --all, or the one default."""
+    import dataclasses
+
     selector = conn.get("env")
     if all_envs:
         if selector:
             raise click.UsageError("--all and --env cannot be combined")
+        from ..client import Client
+
         base = resolve(conn)
-        lister = Client.from_settings(dataclasses.replace(base, name=None))
-        names = lister.list_environment_names()
+        names = Client.from_settings(without_name(base)).list_environment_names()
         if not names:
             raise click.UsageError("--all: no environments in this region")
         return [dataclasses.replace(base, name=n, alias=None) for n in names]
@@ -149,151 +286,133 @@ def targets(conn: dict, all_envs: bool) -> list[EnvSettings]:
     return [resolve(conn)]
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@connection_options
+def strip_airflow(args: Sequence[str]) -> list[str]:
+    """One rule everywhere (run, batch, shell): a leading ``airflow`` is dropped."""
+    args = list(args)
+    return args[1:] if args and args[0] == "airflow" else args
+
+
+@click.command(
+    cls=AirflowCommand,
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@connection_options(many=True)
 @run_options
 @click.option("--all", "all_envs", is_flag=True, help="run on every environment in the region")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED, required=True)
 def run(args: tuple[str, ...], all_envs: bool, **opts) -> None:
-    """Run one Airflow CLI command remotely: mwaa run -- dags list -o json
+    """Run one Airflow CLI command remotely.
+
+    \b
+    mwaa run -- dags list -o json
+    mwaa run --env prod,staging -- dags list-import-errors
+    mwaa run --yes -- dags delete old_dag
 
     Remote stdout goes to stdout byte for byte, remote stderr to stderr; the exit code is
-    the remote command's. Old syntax (list_dags, trigger_dag, variables -s) is translated for
-    the environment's Airflow version, the command is checked against its allowlist before
-    anything is sent, and --yes is added where Airflow would ask for confirmation.
+    the remote command's. Old syntax (list_dags, trigger_dag, variables -s) is translated
+    for the environment's Airflow version, and the command is checked against its allowlist
+    before anything is sent. Commands Airflow confirms interactively (dags delete,
+    tasks clear, db clean) are confirmed here - on a terminal you are asked, a script
+    passes --yes. mwaa's options go before the command (or before --).
     """
     ro = run_opts(opts)
+    argv = strip_airflow(args)
+    if not argv:
+        raise click.UsageError("give an Airflow command, e.g. mwaa run -- dags list")
     envs = targets(opts, all_envs)
     if len(envs) > 1 or all_envs:
-        raise SystemExit(run_many_envs(envs, args, opts, ro))
-    with client_for(envs[0], opts) as client:
-        outcome = execute(client, args, ro)
-    if isinstance(outcome, dict):
-        show_preview(outcome, ro)
-        return
+        raise SystemExit(run_many_envs(envs, argv, opts, ro))
+    settings = envs[0]
     if ro.as_json:
-        click.echo(json.dumps(json_record(outcome, ro)))
-    else:
-        show(outcome, ro)
-    raise SystemExit(shell_status(outcome.exit_code))
+        raise SystemExit(_run_json(settings, argv, opts, ro))
+    with client_for(settings, opts) as client:
+        outcome = execute(client, argv, ro)
+    if not hasattr(outcome, "stdout"):
+        show_preview(outcome, ro)  # type: ignore[arg-type]
+        return
+    show(outcome, ro)  # type: ignore[arg-type]
+    raise SystemExit(shell_status(outcome.exit_code))  # type: ignore[union-attr]
+
+
+def _run_json(settings: EnvSettings, argv: list[str], opts: dict, ro: RunOptions) -> int:
+    """--json: the envelope on stdout whatever happened (errors included)."""
+    name = settings.alias or settings.name or ""
+    try:
+        with client_for(settings, opts) as client:
+            name = name or client.env
+            outcome = execute(client, argv, ro)
+    except MwaaError as exc:
+        click.echo(json.dumps(json_record(name, argv, exc, ro)))
+        click.echo(f"mwaa: error: {exc}", err=True)
+        return int(exc.exit_status)
+    click.echo(json.dumps(json_record(name, argv, outcome, ro)))
+    return shell_status(outcome.exit_code) if hasattr(outcome, "exit_code") else 0
 
 
 def run_many_envs(envs: list[EnvSettings], args: Sequence[str], conn: dict, ro: RunOptions) -> int:
     """One command on several environments at once; output grouped per environment."""
+    from ..client.fanout import run_on
+    from .present import Spinner
 
-    from concurrent.futures import ThreadPoolExecutor
+    confirmed = _confirm_many(envs, args, conn, ro)
 
-    def one(settings: EnvSettings) -> Result | dict | MwaaError:
-        try:
-            with client_for(settings, conn) as client:
-                return execute(client, args, ro, label=f"[{settings.name}] ", spinner=False)
-        except MwaaError as exc:
-            return exc
+    def job(client: Client):
+        label = f"[{client.env}] "
+        return execute(client, args, ro, label=label, spinner=False, confirmed=confirmed)
 
     label = f"{shlex.join(args)} on {len(envs)} environments"
-    with Spinner(label), ThreadPoolExecutor(max_workers=min(8, len(envs))) as pool:
-        outcomes = list(pool.map(one, envs))
+    with Spinner(label):
+        outcomes = run_on(envs, job, lambda s: client_for(s, conn))
     codes, docs = [], []
-    for settings, outcome in zip(envs, outcomes, strict=True):
-        name = settings.name or "?"
-        if isinstance(outcome, MwaaError):
-            code = int(outcome.exit_status)
-            docs.append(error_envelope(name, list(args), outcome, code))
-            if not ro.as_json:
-                click.echo(f"==> {name} <==")
-                click.echo(f"mwaa: error: [{name}] {outcome}", err=True)
-        elif isinstance(outcome, dict):
-            code = 0
-            docs.append({"environment": name, "request": outcome})
-            if not ro.as_json:
-                click.echo(f"==> {name} <==")
-                show_preview(outcome, ro)
-        else:
-            code = shell_status(outcome.exit_code)
-            docs.append(json_record(outcome, ro))
-            if not ro.as_json:
-                click.echo(f"==> {name} <== (exit {outcome.exit_code})")
-                show(outcome, ro)
-        codes.append(code)
+    for outcome in outcomes:
+        codes.append(_show_outcome(outcome, args, ro, docs))
     if ro.as_json:
         click.echo(json.dumps(docs, indent=2))
     return max(codes)
 
 
-def parse_batch(text: str) -> list[list[str]]:
-    """Commands of a batch file: one a line; blank lines and ``#`` comment lines skipped."""
-    commands = []
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        try:
-            argv = shlex.split(line)
-        except ValueError as exc:
-            raise click.UsageError(f"line {number}: {exc}: {line!r}") from exc
-        if argv and argv[0] == "airflow":  # tolerate copy-pasted `airflow ...` lines
-            argv = argv[1:]
-        commands.append(argv)
-    return commands
+def _confirm_many(envs: list[EnvSettings], args: Sequence[str], conn: dict, ro: RunOptions) -> bool:
+    """A destructive command on several environments: one question naming them all."""
+    if ro.yes or ro.dry_run:
+        return ro.yes
+    first = client_for(envs[0], conn)
+    with first:
+        prepared = first.prepare(args, translate=ro.translate, force=ro.force)
+    if prepared.confirm is None:
+        return False
+    names = ", ".join(shown_name(s) for s in envs)
+    question = prepared.confirm.rsplit(" on ", 1)[0] + f" on {len(envs)} environments: {names}?"
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        raise ConfirmationRequired(
+            f"{shlex.join(args)} asks for confirmation ({question}); pass --yes to confirm it "
+            "without a terminal"
+        )
+    if not click.confirm(f"mwaa: {question}", default=False, err=True):
+        raise click.Abort()
+    return True
 
 
-@click.command()
-@connection_options
-@run_options
-@click.argument("file", type=click.File("r", encoding="utf-8"))
-@click.option("--keep-going", "-k", is_flag=True, help="run every command even after a failure")
-@click.option("--quiet", "-q", is_flag=True, help="no per-command headers on stderr")
-def batch(file, keep_going: bool, quiet: bool, **opts) -> None:
-    """Run many commands (FILE, or - for stdin) over one token and one connection.
+def _show_outcome(outcome: EnvOutcome, args: Sequence[str], ro: RunOptions, docs: list) -> int:
+    name = outcome.environment
+    if outcome.error is not None:
+        docs.append(json_record(name, args, outcome.error, ro))
+        if not ro.as_json:
+            click.echo(f"==> {name} <==")
+        click.echo(f"mwaa: error: [{name}] {outcome.error}", err=True)
+        return int(outcome.error.exit_status)
+    if outcome.preview is not None:
+        docs.append(json_record(name, args, outcome.preview, ro))
+        if not ro.as_json:
+            click.echo(f"==> {name} <==")
+            show_preview(outcome.preview, ro)
+        return 0
+    result = outcome.result
+    assert result is not None
+    docs.append(json_record(name, result.command, result, ro))
+    if not ro.as_json:
+        click.echo(f"==> {name} <== (exit {result.exit_code})")
+        show(result, ro)
+    return shell_status(result.exit_code)
 
-    One Airflow command a line, `#` comment lines allowed. Every command is translated and
-    checked before the first one is sent. Commands run in order and stop at the first failure
-    unless --keep-going. Each command's stdout/stderr is written as it finishes, after a
-    `==> [i/n] command` header on stderr (--json: one envelope per line instead). Exit code:
-    the first failed command's code, else 0.
-    """
-    ro = run_opts(opts)
-    if opts.get("env") and "," in opts["env"]:
-        raise click.UsageError("batch runs on one environment: give one --env")
-    commands = parse_batch(file.read())
-    first_failure, failed, done = 0, 0, 0
-    with client_for(resolve(opts), opts) as client:
-        prepared = []
-        for number, argv in enumerate(commands, 1):
-            try:
-                item = client.prepare(argv, translate=ro.translate, force=ro.force)
-            except MwaaError as exc:
-                raise type(exc)(f"batch command {number} ({shlex.join(argv)}): {exc}") from exc
-            for message in item.notes:
-                note(f"[{number}] {message}")
-            prepared.append(list(item.argv))
-        if ro.dry_run:
-            for argv in prepared:
-                show_preview(client.request_preview(argv), ro)
-            return
-        try:
-            for index, result in enumerate(client.run_many(prepared, keep_going=keep_going), 1):
-                done = index
-                if ro.as_json:
-                    click.echo(json.dumps(json_record(result, ro)))
-                else:
-                    if not quiet:
-                        click.echo(
-                            f"==> [{index}/{len(prepared)}] {shlex.join(result.command)} "
-                            f"(exit {result.exit_code}, {result.duration * 1000:.0f} ms)",
-                            err=True,
-                        )
-                    show(result, ro)
-                if not result.ok:
-                    failed += 1
-                    first_failure = first_failure or shell_status(result.exit_code)
-        except MwaaError as exc:  # say exactly how far the batch got
-            completed = f"commands 1-{done} completed" if done else "none completed"
-            raise type(exc)(
-                f"batch stopped at command {done + 1} of {len(prepared)} "
-                f"({shlex.join(prepared[done])}): {exc}; {completed}, "
-                f"{len(prepared) - done - 1} not run"
-            ) from exc
-    if not quiet and failed and not ro.as_json:
-        click.echo(f"mwaa: batch: {failed} of {len(prepared)} commands failed", err=True)
-    raise SystemExit(first_failure if first_failure else 0)
+
+__all__ = ["ExitStatus", "RunOptions", "execute", "run", "run_options", "run_opts", "show"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import struct
@@ -33,6 +34,7 @@ class Execution:
     exit_code: int
     duration: float
     timed_out: bool = False
+    output_cut: bool = False  # the output passed the limit: the command was stopped
 
 
 class Busy(Exception):
@@ -43,11 +45,48 @@ class ExecutorError(Exception):
     """The executor itself failed (not the command)."""
 
 
+DEFAULT_OUTPUT_LIMIT = 64 * 1024 * 1024  # bytes per stream
+POLL = 0.05  # seconds between looks at a running command's output size
+
+
+class _Output:
+    """A command's stdout and stderr in unlinked temporary files, watched against a limit:
+    a command that writes more is stopped, and what it wrote is cut with a marker."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.out = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        self.err = tempfile.TemporaryFile()  # noqa: SIM115
+        self.cut = False
+
+    def over_limit(self) -> bool:
+        return any(os.fstat(f.fileno()).st_size > self.limit for f in (self.out, self.err))
+
+    def read(self) -> tuple[bytes, bytes]:
+        streams = []
+        for f in (self.out, self.err):
+            f.seek(0)
+            streams.append(f.read(self.limit))
+        if self.cut:
+            streams[1] += (
+                f"\nmwaa-cli: the command wrote more than {self.limit} bytes to one stream "
+                "(--output-limit): it was stopped and its output cut here\n"
+            ).encode()
+        return streams[0], streams[1]
+
+    def close(self) -> None:
+        self.out.close()
+        self.err.close()
+
+
 class _Limited:
     """At most ``concurrency`` commands at once; one more raises :class:`Busy` at once."""
 
-    def __init__(self, *, timeout: float, concurrency: int) -> None:
+    def __init__(
+        self, *, timeout: float, concurrency: int, output_limit: int = DEFAULT_OUTPUT_LIMIT
+    ) -> None:
         self.timeout = timeout
+        self.output_limit = output_limit
         self.concurrency = concurrency
         self._slots = threading.BoundedSemaphore(concurrency)
         self._running: set[int] = set()  # process groups of commands in flight
@@ -94,35 +133,50 @@ class SubprocessExecutor(_Limited):
         *,
         timeout: float = 300.0,
         concurrency: int = 4,
+        output_limit: int = DEFAULT_OUTPUT_LIMIT,
     ) -> None:
-        super().__init__(timeout=timeout, concurrency=concurrency)
+        super().__init__(timeout=timeout, concurrency=concurrency, output_limit=output_limit)
         self.airflow = list(airflow)
         self.env = dict(env)
 
     def _run(self, argv: tuple[str, ...]) -> Execution:
         start = time.monotonic()
-        proc = subprocess.Popen(
-            [*self.airflow, *argv],
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # its own process group, so a timeout kills all of it
-        )
-        self._track(proc.pid, True)
-        timed_out = False
+        output = _Output(self.output_limit)
         try:
-            out, err = proc.communicate(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            kill_group(proc.pid)
-            out, err = proc.communicate()
+            proc = subprocess.Popen(
+                [*self.airflow, *argv],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=output.out,
+                stderr=output.err,
+                start_new_session=True,  # its own process group, so a timeout kills all of it
+            )
+            self._track(proc.pid, True)
+            timed_out = False
+            try:
+                deadline = start + self.timeout
+                while proc.poll() is None:
+                    try:
+                        proc.wait(POLL)
+                    except subprocess.TimeoutExpired:
+                        pass
+                    if time.monotonic() > deadline and not timed_out:
+                        timed_out = True
+                        kill_group(proc.pid)
+                    if not output.cut and output.over_limit():
+                        output.cut = True
+                        kill_group(proc.pid)
+            finally:
+                if proc.poll() is None:  # e.g. the server thread was interrupted
+                    kill_group(proc.pid)
+                    proc.wait()
+                self._track(proc.pid, False)
+            out, err = output.read()
         finally:
-            if proc.poll() is None:  # e.g. the server thread was interrupted
-                kill_group(proc.pid)
-                proc.wait()
-            self._track(proc.pid, False)
-        return Execution(argv, out, err, proc.returncode, time.monotonic() - start, timed_out)
+            output.close()
+        return Execution(
+            argv, out, err, proc.returncode, time.monotonic() - start, timed_out, output.cut
+        )
 
 
 class WarmExecutor(_Limited):
@@ -140,8 +194,9 @@ class WarmExecutor(_Limited):
         *,
         timeout: float = 300.0,
         concurrency: int = 4,
+        output_limit: int = DEFAULT_OUTPUT_LIMIT,
     ) -> None:
-        super().__init__(timeout=timeout, concurrency=concurrency)
+        super().__init__(timeout=timeout, concurrency=concurrency, output_limit=output_limit)
         self.env = dict(env)
         self.socket_path = socket_path
         from .airflow_home import airflow_command
@@ -177,8 +232,10 @@ class WarmExecutor(_Limited):
                 start_new_session=True,
             )
             assert self._proc.stdout is not None
-            line = self._proc.stdout.readline()  # "ready" once Airflow is imported
-            if line.strip() != b"ready":
+            for line in self._proc.stdout:  # "ready" once Airflow is imported (after any
+                if line.strip() == b"ready":  # line Airflow itself printed at import)
+                    break
+            else:
                 code = self._proc.wait()
                 raise ExecutorError(f"the warm executor failed to start (exit {code})")
 
@@ -209,22 +266,22 @@ class WarmExecutor(_Limited):
 
     def _attempt(self, argv: tuple[str, ...]) -> Execution:
         start = time.monotonic()
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        output = _Output(self.output_limit)
+        try:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                pid = self._submit(sock, argv, out.fileno(), err.fileno())
+                pid = self._submit(sock, argv, output.out.fileno(), output.err.fileno())
                 self._track(pid, True)
                 try:
-                    code, timed_out = self._wait(sock, pid)
+                    code, timed_out = self._wait(sock, pid, output)
                 finally:
                     self._track(pid, False)
             finally:
                 sock.close()
-            out.seek(0)
-            err.seek(0)
-            return Execution(
-                argv, out.read(), err.read(), code, time.monotonic() - start, timed_out
-            )
+            out, err = output.read()
+        finally:
+            output.close()
+        return Execution(argv, out, err, code, time.monotonic() - start, timed_out, output.cut)
 
     def _submit(self, sock: socket.socket, argv: tuple[str, ...], out: int, err: int) -> int:
         payload = json.dumps({"argv": list(argv)}).encode()
@@ -240,23 +297,31 @@ class WarmExecutor(_Limited):
             raise _NotStarted("the warm executor closed the connection")
         return int(json.loads(line)["pid"])
 
-    def _wait(self, sock: socket.socket, pid: int) -> tuple[int, bool]:
+    def _wait(self, sock: socket.socket, pid: int, output: _Output) -> tuple[int, bool]:
+        """The command's exit code (and whether it was stopped for its time), watching its
+        deadline and its output size meanwhile."""
         deadline = time.monotonic() + self.timeout
         timed_out = False
+        killed_at = None
         while True:
-            sock.settimeout(max(0.01, deadline - time.monotonic()) if not timed_out else 30)
-            try:
+            readable, _, _ = select.select([sock], [], [], POLL)
+            if readable:
+                sock.settimeout(30)
                 line = _readline(sock)
-            except TimeoutError:
-                if timed_out:
-                    raise ExecutorError("a killed command was never reaped") from None
+                if not line:
+                    kill_group(pid)  # orphaned by the zygote's death: don't let it run on
+                    raise ExecutorError("the warm executor died while a command ran")
+                return int(json.loads(line)["exit_code"]), timed_out
+            now = time.monotonic()
+            if killed_at is None and now > deadline:
                 timed_out = True
+            if killed_at is None and not output.cut and output.over_limit():
+                output.cut = True
+            if killed_at is None and (timed_out or output.cut):
                 kill_group(pid)
-                continue
-            if not line:
-                kill_group(pid)  # orphaned by the zygote's death: don't let it run on
-                raise ExecutorError("the warm executor died while a command ran")
-            return int(json.loads(line)["exit_code"]), timed_out
+                killed_at = now
+            elif killed_at is not None and now - killed_at > 30:
+                raise ExecutorError("a killed command was never reaped")
 
 
 class _NotStarted(Exception):

@@ -27,13 +27,13 @@ from .airflow_home import (
 from .api import EnvironmentInfo, Limits, LocalApp
 from .api.cli_queue import CommandQueue
 from .auth import AccessKey, SigV4Verifier, load_or_create_key
+from .cli_tokens import DEFAULT_TTL, TokenSigner
 from .executor import SubprocessExecutor, WarmExecutor
 from .metadata_db import check_sqlite
 from .path_guard import dags_folder_guard
 from .profile import write_aws_profile
 from .supervisor import Supervisor, component_commands
 from .tls import ensure_certificates
-from .tokens import DEFAULT_TTL, TokenSigner
 
 
 @dataclass
@@ -50,6 +50,7 @@ class ServeOptions:
     concurrency: int = 4
     queue_size: int = 64  # CLI commands waiting for a slot
     queue_wait: float = 60.0  # seconds one may wait
+    output_limit: int = 64 * 1024 * 1024  # bytes per stream of one command
     header_timeout: float = 10.0  # seconds for a request's headers to arrive
     body_timeout: float = 30.0  # seconds for a request's body to arrive
     token_ttl: float = DEFAULT_TTL
@@ -277,7 +278,11 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
 
 def make_executor(opts: ServeOptions, home: AirflowHome) -> SubprocessExecutor | WarmExecutor:
     """The executor ``opts.executor`` names, for ``home``'s Airflow settings."""
-    limits = {"timeout": opts.command_timeout, "concurrency": opts.concurrency}
+    limits = {
+        "timeout": opts.command_timeout,
+        "concurrency": opts.concurrency,
+        "output_limit": opts.output_limit,
+    }
     if opts.executor == "subprocess":
         return SubprocessExecutor(airflow_command(), home.environ(), **limits)
     sock = home.root / "run" / "zygote.sock"

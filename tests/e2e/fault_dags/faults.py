@@ -32,7 +32,14 @@ with DAG(dag_id="faults", schedule=None, start_date=pendulum.datetime(2025, 1, 1
         subprocess.Popen(["sleep", "600"])
         time.sleep(600)
 
+    @task
+    def flood():
+        chunk = b"x" * 65535 + b"\n"
+        while True:  # straight to the process's stdout, past any logging redirection
+            os.write(1, chunk)
+
     crash()
+    flood()
     hang()
     exit_3()
     spawn_and_hang()

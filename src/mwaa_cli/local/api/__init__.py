@@ -19,8 +19,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ...commands import Allowlist
 from ..auth import SigV4Verifier
+from ..cli_tokens import TokenSigner
 from ..executor import Execution
-from ..tokens import TokenSigner
 from . import cli_endpoint, control_plane, sts
 from .cli_queue import CommandQueue
 from .errors import exception_handlers

@@ -14,9 +14,9 @@ from starlette.routing import Route
 from ...errors import CommandNotAllowed
 from ...masking import mask_argv
 from ...wire import CLI_PATH, CLI_PATH_V3, CliReply, WireError, decode_command, encode_reply
+from ..cli_tokens import TokenRejected
 from ..executor import Busy, ExecutorError
 from ..metadata_db import MetadataUnavailable
-from ..tokens import TokenRejected
 from .bodies import read_body
 from .cli_queue import QueueRefused
 from .errors import CliError
@@ -85,7 +85,8 @@ def routes(app: LocalApp) -> list[Route]:
             log.error("executor failure for %s: %s", shown, exc)
             raise CliError(500, "ExecutorError", f"the command could not complete: {exc}") from None
         audit.info(
-            "env=%s token_id=%s argv=%s exit_code=%s duration_ms=%d queued_ms=%d queue_depth=%d",
+            "env=%s token_id=%s argv=%s exit_code=%s duration_ms=%d queued_ms=%d queue_depth=%d"
+            + (" output_cut=1" if result.output_cut else ""),
             app.env.name,
             claims.token_id,
             shown,

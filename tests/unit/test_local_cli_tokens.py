@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from mwaa_cli.local.tokens import TokenRejected, TokenSigner
+from mwaa_cli.local.cli_tokens import TokenRejected, TokenSigner
 
 KEY = b"k" * 32
 

@@ -2,7 +2,8 @@
 
 A token is good for 60 s and for several commands. The cache lets consecutive ``mwaa run``
 invocations skip CreateCliToken - and importing boto3 - while the token has more than a
-safety margin left. Files are 0600, one per environment/region/profile/endpoint/identity.
+safety margin left. Files are 0600, one per environment/region/profile/endpoint/identity;
+expired ones are deleted.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._files import make_private_dir, write_private
+from .._files import make_private_dir, write_private
 
 TOKEN_LIFETIME = 60.0  # seconds, as MWAA documents
 SAFETY_MARGIN = 15.0  # never start a command with less than this left
@@ -42,7 +44,7 @@ class CliToken:
         return self.obtained_at <= now < self.expires_at - SAFETY_MARGIN
 
 
-class _FileCache:
+class FileCache:
     """One small 0600 file per key under ``directory``, written atomically; a cache, so
     every I/O failure just means "not cached"."""
 
@@ -51,12 +53,12 @@ class _FileCache:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def _path(self, key: tuple[str, ...]) -> Path:
+    def path(self, key: tuple[str, ...]) -> Path:
         digest = hashlib.sha256("\0".join(key).encode()).hexdigest()[:32]
         return self.directory / f"{digest}{self.suffix}"
 
-    def _read(self, key: tuple[str, ...], max_age: float | None = None) -> str | None:
-        path = self._path(key)
+    def read(self, key: tuple[str, ...], max_age: float | None = None) -> str | None:
+        path = self.path(key)
         try:
             stat = path.stat()
             if stat.st_mode & 0o077:  # someone else could read or plant it
@@ -67,25 +69,35 @@ class _FileCache:
         except OSError:
             return None
 
-    def _write(self, key: tuple[str, ...], text: str) -> None:
+    def write(self, key: tuple[str, ...], text: str) -> None:
         try:
             make_private_dir(self.directory)
-            write_private(self._path(key), text.encode())
+            write_private(self.path(key), text.encode())
         except OSError:
             pass
 
     def drop(self, key: tuple[str, ...]) -> None:
         try:
-            self._path(key).unlink()
+            self.path(key).unlink()
+        except OSError:
+            pass
+
+    def sweep(self, older_than: float) -> None:
+        """Delete this cache's files last written more than ``older_than`` seconds ago."""
+        cutoff = time.time() - older_than
+        try:
+            for path in self.directory.glob(f"*{self.suffix}"):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
         except OSError:
             pass
 
 
-class TokenCache(_FileCache):
+class TokenCache(FileCache):
     """CLI tokens on disk under ``directory``, keyed by where and as whom they were made."""
 
     def get(self, key: tuple[str, ...]) -> CliToken | None:
-        text = self._read(key)
+        text = self.read(key)
         if text is None:
             return None
         try:
@@ -98,8 +110,12 @@ class TokenCache(_FileCache):
                 doc.get("ca_bundle", ""),
             )
         except (ValueError, KeyError, TypeError):
+            self.drop(key)
             return None
-        return token if token.fresh() else None
+        if not token.fresh():
+            self.drop(key)  # an expired token is of no use to anyone: don't keep it
+            return None
+        return token
 
     def put(self, key: tuple[str, ...], token: CliToken) -> None:
         doc = {
@@ -109,10 +125,11 @@ class TokenCache(_FileCache):
             "cli_url": token.cli_url,
             "ca_bundle": token.ca_bundle,
         }
-        self._write(key, json.dumps(doc))
+        self.write(key, json.dumps(doc))
+        self.sweep(older_than=TOKEN_LIFETIME)  # other environments' expired tokens
 
 
-class VersionCache(_FileCache):
+class VersionCache(FileCache):
     """Environments' Airflow versions on disk for a few minutes (a version changes only
     with an environment update, which takes MWAA far longer than that)."""
 
@@ -120,8 +137,49 @@ class VersionCache(_FileCache):
     suffix = ".version"
 
     def get(self, key: tuple[str, ...]) -> str | None:
-        text = self._read(key, max_age=self.TTL)
+        text = self.read(key, max_age=self.TTL)
         return (text or "").strip() or None
 
     def put(self, key: tuple[str, ...], version: str) -> None:
-        self._write(key, version)
+        self.write(key, version)
+
+
+class TokenProvider:
+    """A CLI token with life left: this process's, the disk cache's, or a new one.
+
+    ``create`` makes a new token (CreateCliToken); ``key`` says where and as whom (None:
+    not cacheable, e.g. no environment chosen yet).
+    """
+
+    def __init__(
+        self,
+        create: Callable[[], CliToken],
+        key: Callable[[], tuple[str, ...] | None],
+        cache: TokenCache | None,
+    ) -> None:
+        self._create = create
+        self._key = key
+        self.cache = cache
+        self.current: CliToken | None = None
+
+    def get(self, *, refresh: bool = False) -> CliToken:
+        if not refresh:
+            if self.current is not None and self.current.fresh():
+                return self.current
+            key = self._key()
+            cached = self.cache.get(key) if self.cache is not None and key else None
+            if cached is not None:
+                self.current = cached
+                return cached
+        self.current = self._create()
+        key = self._key()
+        if self.cache is not None and key is not None:
+            self.cache.put(key, self.current)
+        return self.current
+
+    def forget(self) -> None:
+        """Drop the current token here and on disk (it was refused)."""
+        key = self._key()
+        if self.cache is not None and key is not None:
+            self.cache.drop(key)
+        self.current = None

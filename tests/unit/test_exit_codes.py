@@ -1,6 +1,6 @@
 import pytest
 
-from mwaa_cli.outcome import infer_exit_code
+from mwaa_cli.exit_codes import infer_exit_code
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,11 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from .client import Client
-from .commands import Allowlist
-from .errors import MwaaError
+from ..client import Client
+from ..commands import Allowlist
+from ..errors import MwaaError
 
-BUILTINS = ("help", "exit", "quit")
+BUILTINS = ("help", "exit", "quit", "clear")
 # commands whose next positional argument is a DAG id / a variable key
 _TAKES_DAG = {
     "dags delete", "dags list-runs", "dags next-execution", "dags pause", "dags unpause",
@@ -99,12 +99,36 @@ def make_completer(allowlist: Allowlist, names: Names):
     return AirflowCompleter()
 
 
+def private_history(path: Path):
+    """prompt_toolkit's file history, kept private (0600 in a 0700 folder) and without
+    secret values (variable values, connection passwords - masked as the audit log does)."""
+    import os
+
+    from prompt_toolkit.history import FileHistory
+
+    from .._files import make_private_dir
+    from ..masking import mask_line
+
+    make_private_dir(path.parent)
+    if path.exists():
+        os.chmod(path, 0o600)  # older versions left it world-readable
+    else:
+        path.touch(mode=0o600)
+
+    class PrivateHistory(FileHistory):
+        def store_string(self, string: str) -> None:
+            super().store_string(mask_line(string))
+
+    return PrivateHistory(str(path))
+
+
 def help_text(allowlist: Allowlist, env: str, version: str) -> str:
     commands = sorted(allowlist.commands)
     return (
         f"Airflow {version} on '{env}' accepts:\n  "
         + "\n  ".join(commands)
-        + "\nOld syntax (list_dags, trigger_dag …) is translated. exit, quit or Ctrl-D leave."
+        + "\nOld syntax (list_dags, trigger_dag …) is translated. 'clear' clears the screen;"
+        + " Ctrl-C stops waiting for a command; exit, quit or Ctrl-D leave."
     )
 
 
@@ -122,11 +146,9 @@ def loop(
     names = Names(client)
     if interactive:
         from prompt_toolkit import PromptSession
-        from prompt_toolkit.history import FileHistory
 
-        history.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         session = PromptSession(
-            history=FileHistory(str(history)),
+            history=private_history(history),
             completer=make_completer(allowlist, names),
             complete_while_typing=False,
         )
@@ -157,6 +179,16 @@ def loop(
             break
         if line == "help":
             print(help_text(allowlist, env, version))
+            continue
+        if line == "clear":
+            if interactive:
+                print("\x1b[2J\x1b[H", end="", flush=True)
+            else:
+                print(
+                    "mwaa: 'clear' clears the screen of an interactive shell; Airflow's is "
+                    "'tasks clear'",
+                    file=sys.stderr,
+                )
             continue
         try:
             argv = shlex.split(line)

@@ -8,10 +8,11 @@ import itertools
 import re
 import sys
 import threading
+from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .client import Result
+    from ..client import Result
 
 # What Airflow writes to stderr that is not about the command: Python warnings (the warning
 # line and the source line after it), log records (classic and structlog layouts).
@@ -50,38 +51,52 @@ def _text(data: bytes) -> tuple[str, bool]:
         return base64.b64encode(data).decode(), True
 
 
-def envelope(result: Result, stderr: bytes | None = None) -> dict[str, Any]:
-    """One command's ``--json`` record."""
-    out, out_b64 = _text(result.stdout)
-    err, err_b64 = _text(result.stderr if stderr is None else stderr)
+def envelope(
+    environment: str,
+    command: Sequence[str],
+    *,
+    result: Result | None = None,
+    stderr: bytes | None = None,
+    error: Exception | None = None,
+    request: dict | None = None,
+) -> dict[str, Any]:
+    """One command's ``--json`` record; the same keys whether it ran, failed to get a reply
+    (``error``) or was only previewed (``request``, with ``--dry-run``)."""
+    from ..errors import MwaaError
+
     doc: dict[str, Any] = {
-        "environment": result.environment,
-        "command": list(result.command),
-        "exit_code": result.exit_code,
-        "exit_code_reported": result.exit_code_reported,
-        "stdout": out,
-        "stderr": err,
-        "duration_ms": round(result.duration * 1000),
-    }
-    if out_b64 or err_b64:
-        doc["encoding"] = {
-            "stdout": "base64" if out_b64 else "utf-8",
-            "stderr": "base64" if err_b64 else "utf-8",
-        }
-    return doc
-
-
-def error_envelope(environment: str, command: list[str], exc: Exception, code: int) -> dict:
-    """A ``--json`` record for a command that got no reply (refused, unreachable, …)."""
-    return {
         "environment": environment,
-        "command": command,
-        "exit_code": code,
-        "error": f"{type(exc).__name__}: {exc}",
+        "command": list(command),
+        "exit_code": None,
+        "exit_code_reported": False,
         "stdout": "",
         "stderr": "",
         "duration_ms": 0,
+        "error": None,
+        "request": request,
     }
+    if result is not None:
+        out, out_b64 = _text(result.stdout)
+        err, err_b64 = _text(result.stderr if stderr is None else stderr)
+        doc.update(
+            command=list(result.command),
+            exit_code=result.exit_code,
+            exit_code_reported=result.exit_code_reported,
+            stdout=out,
+            stderr=err,
+            duration_ms=round(result.duration * 1000),
+        )
+        if out_b64 or err_b64:
+            doc["encoding"] = {
+                "stdout": "base64" if out_b64 else "utf-8",
+                "stderr": "base64" if err_b64 else "utf-8",
+            }
+    elif error is not None:
+        code = int(error.exit_status) if isinstance(error, MwaaError) else 1
+        doc.update(exit_code=code, error=f"{type(error).__name__}: {error}")
+    elif request is not None:
+        doc["exit_code"] = 0
+    return doc
 
 
 class Spinner:

@@ -1,0 +1,189 @@
+"""MWAA's control plane through boto3: the session, which certificates to trust, and one
+mapping of botocore's errors to :mod:`mwaa_cli.errors`.
+
+boto3 is imported on first use only: when the token and the Airflow version are cached,
+``mwaa run`` never needs it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..errors import (
+    AuthError,
+    ConfigError,
+    ConnectError,
+    EnvironmentNotFound,
+    MwaaError,
+    RequestTimeout,
+    ServerError,
+)
+from .trust import Trust, trust_for
+
+AUTH_CODES = {
+    "AccessDeniedException",
+    "AccessDenied",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "IncompleteSignature",
+    "MissingAuthenticationToken",
+}
+
+
+def is_aws_host(host: str) -> bool:
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn", ".api.aws"))
+
+
+class ControlPlane:
+    """A boto3 ``mwaa`` client for one region/profile/endpoint, created on first use."""
+
+    def __init__(
+        self,
+        *,
+        region: str | None = None,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+    ) -> None:
+        self.region = region
+        self.profile = profile
+        self.endpoint_url = endpoint_url
+        self._client: Any = None
+        self._session: Any = None
+        self.trust = Trust(None, "")
+        self.custom_endpoint: str | None = None  # set when not an AWS endpoint
+
+    @property
+    def client(self) -> Any:
+        """The boto3 ``mwaa`` client."""
+        if self._client is None:
+            self._client = self._make()
+        return self._client
+
+    @property
+    def session(self) -> Any:
+        _ = self.client
+        return self._session
+
+    @property
+    def region_name(self) -> str:
+        return self.client.meta.region_name
+
+    @property
+    def endpoint(self) -> str:
+        return self.client.meta.endpoint_url
+
+    def _make(self) -> Any:
+        import boto3
+        import botocore.exceptions
+        from botocore.config import Config
+
+        try:
+            session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
+            config = Config(retries={"max_attempts": 3, "mode": "standard"})
+            client = session.client("mwaa", endpoint_url=self.endpoint_url, config=config)
+            user_bundle = session._session.get_config_variable("ca_bundle")
+            self.trust = trust_for(client.meta.endpoint_url, user_bundle)
+            if self.trust.verify is not None:
+                client = session.client(
+                    "mwaa", endpoint_url=self.endpoint_url, config=config, verify=self.trust.verify
+                )
+        except botocore.exceptions.ProfileNotFound as exc:
+            raise ConfigError(f"{exc}; list profiles with 'aws configure list-profiles'") from exc
+        except botocore.exceptions.NoRegionError as exc:
+            raise ConfigError(
+                "no AWS region: pass --region, set AWS_REGION or add region to your profile"
+            ) from exc
+        self._session = session
+        endpoint = client.meta.endpoint_url
+        if not is_aws_host(urlsplit(endpoint).hostname or ""):
+            # a custom endpoint (a local environment): botocore would prepend env./api.
+            self.custom_endpoint = endpoint
+            client.meta.config.inject_host_prefix = False
+        return client
+
+    def sts(self) -> Any:
+        """An STS client on the same session and trust."""
+        return self.session.client(
+            "sts", region_name=self.region_name, verify=self.trust.verify or None
+        )
+
+    def call(self, operation: str, **params: Any) -> dict:
+        """``operation`` (a boto3 method name) with botocore's errors mapped."""
+        import botocore.exceptions as bx
+
+        try:
+            return getattr(self.client, operation)(**params)
+        except bx.NoCredentialsError as exc:
+            raise AuthError(
+                "no AWS credentials found: set AWS_PROFILE, run 'aws sso login', or export "
+                "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (for a local environment: source its "
+                "env.sh)"
+            ) from exc
+        except (bx.TokenRetrievalError, bx.SSOError, bx.UnauthorizedSSOTokenError) as exc:
+            raise AuthError(f"{exc}; run 'aws sso login'") from exc
+        except bx.ClientError as exc:
+            err = exc.response.get("Error", {})
+            code, message = err.get("Code", ""), err.get("Message", str(exc))
+            if code == "ResourceNotFoundException":
+                raise EnvironmentNotFound(
+                    f"environment not found: {message} (list them with 'mwaa envs')"
+                ) from exc
+            if code in AUTH_CODES:
+                raise AuthError(f"{operation} refused ({code}): {message}") from exc
+            if code == "ValidationException":
+                raise ConfigError(f"{operation}: {message}") from exc
+            raise ServerError(f"{operation} failed ({code or 'error'}): {message}") from exc
+        except bx.SSLError as exc:
+            raise ConnectError(
+                f"TLS to the MWAA API failed: {exc}; for a local environment, set "
+                "AWS_CA_BUNDLE to its tls/ca-bundle.pem (source its env.sh)"
+            ) from exc
+        except bx.EndpointConnectionError as exc:
+            raise ConnectError(self._unreachable(exc)) from exc
+        except (bx.ConnectTimeoutError, bx.ReadTimeoutError) as exc:
+            raise RequestTimeout(f"the MWAA API timed out: {exc}") from exc
+        except bx.ParamValidationError as exc:
+            raise ConfigError(str(exc).replace("\n", " ")) from exc
+        except bx.BotoCoreError as exc:
+            raise ServerError(f"{operation}: {exc}") from exc
+
+    def _unreachable(self, exc: Exception) -> str:
+        from .transport import is_loopback
+
+        endpoint = self.custom_endpoint or ""
+        host = urlsplit(endpoint).hostname or ""
+        if endpoint and is_loopback(host):
+            return (
+                f"no local environment answers at {endpoint}: it is not running (start it with "
+                "'mwaa local serve', or check the endpoint you sourced)"
+            )
+        return f"cannot reach the MWAA API: {exc}"
+
+    def list_environment_names(self) -> list[str]:
+        names: list[str] = []
+        token: str | None = None
+        while True:
+            page = self.call("list_environments", **({"NextToken": token} if token else {}))
+            names += page.get("Environments", [])
+            token = page.get("NextToken")
+            if not token:
+                return names
+
+    def not_found(self, name: str, exc: EnvironmentNotFound) -> EnvironmentNotFound:
+        """``exc`` with the environments that do exist, and the likeliest one meant."""
+        import difflib
+
+        try:
+            names = self.list_environment_names()
+        except MwaaError:
+            return exc
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        listed = ", ".join(names) if names else "none"
+        return EnvironmentNotFound(
+            f"environment '{name}' not found in this region (environments here: {listed}){hint}"
+        )
