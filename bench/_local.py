@@ -29,9 +29,13 @@ def local_environment(*extra: str):
     state = Path(tempfile.mkdtemp(prefix="mwaa-bench-"))
     port = free_port()
     log = open(state / "serve.log", "w+")  # noqa: SIM115
+    aws = {
+        "AWS_CONFIG_FILE": str(state / "aws" / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(state / "aws" / "credentials"),
+    }
     proc = subprocess.Popen(
         [str(BIN / "mwaa"), "local", "serve", "--port", str(port), *extra],
-        env=dict(os.environ, MWAA_CLI_HOME=str(state)),
+        env=dict(os.environ, MWAA_CLI_HOME=str(state), **aws),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -46,6 +50,7 @@ def local_environment(*extra: str):
     exports = dict(
         shlex.split(line.removeprefix("export "))[0].split("=", 1)
         for line in (home / "env.sh").read_text().splitlines()
+        if line.startswith("export ")
     )
     environ = dict(
         os.environ,
@@ -54,7 +59,7 @@ def local_environment(*extra: str):
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         MWAA_BENCH_SERVER_PID=str(proc.pid),
     )
-    endpoint = exports["AWS_ENDPOINT_URL_MWAA"]
+    endpoint = f"https://127.0.0.1:{port}"
     try:
         yield endpoint, environ, home
     finally:

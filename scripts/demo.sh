@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
 export MWAA_CLI_HOME=${MWAA_CLI_HOME:-$PWD/.state}
+# the environment's AWS profile goes to files of the demo's own, not your ~/.aws
+export AWS_CONFIG_FILE=$MWAA_CLI_HOME/aws/config AWS_SHARED_CREDENTIALS_FILE=$MWAA_CLI_HOME/aws/credentials
 PORT=${PORT:-$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 log=$(mktemp)
 

@@ -1,19 +1,23 @@
 """``mwaa doctor``: check, in order, everything between this machine and a remote Airflow
-command, and say how to fix the first thing that is wrong."""
+command, and say how to fix the first thing that is wrong.
+
+Each check is a small function ``(client, context) -> Check``; a failed check ends the run
+(the ones after it need what it checks). Fixes branch on error classes, never on raw codes.
+"""
 
 from __future__ import annotations
 
 import socket
 import ssl
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from .client import Client
 from .client.transport import is_loopback
-from .errors import MwaaError
+from .errors import AuthError, ConnectError, EnvironmentNotFound, MwaaError
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 
@@ -24,6 +28,15 @@ PRIVATE_ONLY_FIX = (
     "ec2-user@BASTION` — and add --proxy socks5h://127.0.0.1:8157 (or proxy = … in the "
     "config file)"
 )
+# STS error codes that mean "these credentials are not (or no longer) valid"
+_STALE_CREDENTIALS = {
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "UnrecognizedClientException",
+    "AccessDenied",
+}
 
 
 @dataclass(frozen=True)
@@ -34,157 +47,154 @@ class Check:
     fix: str = ""
 
 
+@dataclass
+class Context:
+    """What earlier checks learnt, for the later ones."""
+
+    environment: dict = field(default_factory=dict)
+    mode: str = "?"
+    token: Any = None
+
+
 def _loopback_url(url: str) -> bool:
     return is_loopback(urlsplit(url).hostname or "")
 
 
-def _sts_client(client: Client) -> Any | None:
-    """An STS client on the same session, or None for a local environment without STS."""
-    plane = client.control_plane
-    sts = plane.sts()
-    if _loopback_url(plane.endpoint) and not _loopback_url(sts.meta.endpoint_url):
-        return None  # a local environment and real STS: nothing to learn, no network here
-    return sts
-
-
-def run_checks(client: Client) -> Iterator[Check]:
-    """Each check's outcome, in order; after a failure the checks that need it are skipped."""
+def check_identity(client: Client, ctx: Context) -> Check:
     import botocore.exceptions as bx
 
-    # 1. credentials and identity
     try:
-        mwaa = client.mwaa
-        credentials = client.control_plane.session.get_credentials()
+        plane = client.control_plane
+        _ = plane.client
+        credentials = plane.session.get_credentials()
     except MwaaError as exc:
-        yield Check(
+        return Check(
             "settings",
             FAIL,
             str(exc),
             "pass --region/--profile, or set them for this environment in the config file "
             "('mwaa config path')",
         )
-        return
     if credentials is None:
-        yield Check(
+        return Check(
             "credentials",
             FAIL,
             "no AWS credentials found in boto3's chain",
             "run 'aws sso login --profile P' and pass --profile P, or export "
-            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; for a local environment, source its "
+            "env.sh",
         )
-        return
-    key_id = credentials.access_key
-    sts = _sts_client(client)
-    if sts is None:
-        yield Check(
+    sts = plane.sts()
+    if _loopback_url(plane.endpoint) and not _loopback_url(sts.meta.endpoint_url):
+        return Check(
             "identity",
             SKIP,
-            f"access key {key_id[:8]}… (a local environment: its own key pair; no STS here)",
+            f"access key {credentials.access_key[:8]}… (a local environment: its own key pair; "
+            "no STS here)",
         )
-    else:
-        try:
-            who = sts.get_caller_identity()
-            yield Check("identity", OK, f"{who['Arn']} (account {who['Account']})")
-        except (bx.ClientError, bx.BotoCoreError) as exc:
-            if isinstance(exc, bx.SSLError):
-                fix = "the endpoint's TLS certificate is not trusted: set AWS_CA_BUNDLE"
-            elif isinstance(exc, bx.EndpointConnectionError):
-                fix = "STS cannot be reached: check the network, proxies and AWS_ENDPOINT_URL_STS"
-            else:
-                fix = "the credentials are expired or invalid: 'aws sso login', or refresh the keys"
-            yield Check("identity", FAIL, f"STS GetCallerIdentity failed: {exc}", fix)
-            return
-
-    # 2. region
-    region = mwaa.meta.region_name
-    yield Check("region", OK, f"{region} (MWAA API {mwaa.meta.endpoint_url})")
-
-    # 3. the environment exists and is AVAILABLE
     try:
-        env = client.get_environment()
-    except MwaaError as exc:
-        fix = (
-            "check the name and region: 'mwaa envs --region R' lists what exists"
-            if exc.exit_status == 67
-            else ""
+        who = sts.get_caller_identity()
+    except bx.SSLError as exc:
+        return Check(
+            "identity",
+            FAIL,
+            f"STS GetCallerIdentity failed: {exc}",
+            "the endpoint's TLS certificate is not trusted: set AWS_CA_BUNDLE",
         )
-        if not fix and exc.exit_status == 77:
-            fix = "the credentials are refused: check the profile or keys (and that they are "
-            fix += "for this account)"
-        yield Check("environment", FAIL, str(exc), fix or "see the error above")
-        return
+    except bx.EndpointConnectionError as exc:
+        return Check(
+            "identity",
+            FAIL,
+            f"STS GetCallerIdentity failed: {exc}",
+            f"STS in region '{plane.region_name}' cannot be reached: check the region name, "
+            "the network, proxies and AWS_ENDPOINT_URL_STS",
+        )
+    except (bx.SSOError, bx.UnauthorizedSSOTokenError, bx.TokenRetrievalError) as exc:
+        return Check(
+            "identity", FAIL, f"the SSO session failed: {exc}", "run 'aws sso login --profile P'"
+        )
+    except bx.ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        fix = (
+            "the credentials are expired or invalid: 'aws sso login', or refresh the keys"
+            if code in _STALE_CREDENTIALS
+            else "see the error: the identity could not be confirmed"
+        )
+        return Check("identity", FAIL, f"STS GetCallerIdentity failed: {exc}", fix)
+    except bx.BotoCoreError as exc:
+        return Check("identity", FAIL, f"STS GetCallerIdentity failed: {exc}", "see the error")
+    return Check("identity", OK, f"{who['Arn']} (account {who['Account']})")
+
+
+def check_region(client: Client, ctx: Context) -> Check:
+    plane = client.control_plane
+    return Check("region", OK, f"{plane.region_name} (MWAA API {plane.endpoint})")
+
+
+def check_environment(client: Client, ctx: Context) -> Check:
+    try:
+        ctx.environment = client.get_environment()
+    except EnvironmentNotFound as exc:
+        return Check(
+            "environment",
+            FAIL,
+            str(exc),
+            "check the name and region: 'mwaa envs --region R' lists what exists",
+        )
+    except AuthError as exc:
+        return Check(
+            "environment",
+            FAIL,
+            str(exc),
+            "the credentials are refused: check the profile or keys (and that they are for "
+            "this account), and IAM permission airflow:GetEnvironment",
+        )
+    except ConnectError as exc:
+        return Check("environment", FAIL, str(exc), "check the region and the network")
+    except MwaaError as exc:
+        return Check("environment", FAIL, str(exc), "see the error above")
+    env = ctx.environment
     status = env.get("Status", "?")
     detail = f"{env.get('Name')} is {status}, Airflow {env.get('AirflowVersion', '?')}"
     if status == "AVAILABLE":
-        yield Check("environment", OK, detail)
-    else:
-        fixes = {
-            "CREATING": "wait: creation takes 20-30 minutes",
-            "UPDATING": "wait for the update to finish",
-            "CREATE_FAILED": "see the environment's LastUpdate error in the console",
-            "UPDATE_FAILED": "see LastUpdate in 'mwaa env show'; roll back or fix the update",
-            "UNAVAILABLE": "the environment is unhealthy: check its CloudWatch logs",
-        }
-        yield Check("environment", FAIL, detail, fixes.get(status, "wait until AVAILABLE"))
-        return
+        return Check("environment", OK, detail)
+    fixes = {
+        "CREATING": "wait: creation takes 20-30 minutes",
+        "UPDATING": "wait for the update to finish",
+        "CREATE_FAILED": "see the environment's LastUpdate error ('mwaa env show')",
+        "UPDATE_FAILED": "see LastUpdate in 'mwaa env show'; roll back or fix the update",
+        "UNAVAILABLE": "the environment is unhealthy: check its CloudWatch logs",
+    }
+    return Check("environment", FAIL, detail, fixes.get(status, "wait until AVAILABLE"))
 
-    # 4. web server access mode
-    mode = env.get("WebserverAccessMode", "?")
-    if mode == "PRIVATE_ONLY":
+
+def check_access_mode(client: Client, ctx: Context) -> Check:
+    ctx.mode = ctx.environment.get("WebserverAccessMode", "?")
+    if ctx.mode == "PRIVATE_ONLY":
         via = f" (proxy {client.proxy})" if client.proxy else ""
-        yield Check("access mode", WARN, f"PRIVATE_ONLY{via}", "" if via else PRIVATE_ONLY_FIX)
-    else:
-        yield Check("access mode", OK, mode)
+        return Check("access mode", WARN, f"PRIVATE_ONLY{via}", "" if via else PRIVATE_ONLY_FIX)
+    return Check("access mode", OK, ctx.mode)
 
-    # 5. a CLI token
+
+def check_token(client: Client, ctx: Context) -> Check:
     try:
-        token = client.token(refresh=True)
-    except MwaaError as exc:
-        fix = (
-            "the identity needs IAM permission airflow:CreateCliToken on "
-            f"{env.get('Arn', 'the environment')}"
-            if exc.exit_status == 77
-            else "see the error above"
-        )
-        yield Check("token", FAIL, str(exc), fix)
-        return
-    yield Check("token", OK, f"CreateCliToken works; web server {token.webserver_hostname}")
-
-    # 6. network reach of the web server
-    url = token.cli_url or client.cli_url(token.webserver_hostname)
-    yield _reach(url, client)
-
-    # 7. a round trip
-    started = time.monotonic()
-    try:
-        result = client.run(["version"])
-    except MwaaError as exc:
-        yield Check("round trip", FAIL, f"'version' failed: {exc}", _round_trip_fix(exc, mode))
-        return
-    ms = (time.monotonic() - started) * 1000
-    if result.ok:
-        yield Check("round trip", OK, f"'airflow version' = {result.text.strip()} in {ms:.0f} ms")
-    else:
-        yield Check(
-            "round trip",
+        ctx.token = client.token(refresh=True)
+    except AuthError as exc:
+        arn = ctx.environment.get("Arn", "the environment")
+        return Check(
+            "token",
             FAIL,
-            f"'version' exited {result.exit_code}: {result.stderr[:200]!r}",
-            "the environment's CLI is unhealthy: check its web server logs",
+            str(exc),
+            f"the identity needs IAM permission airflow:CreateCliToken on {arn}",
         )
+    except MwaaError as exc:
+        return Check("token", FAIL, str(exc), "see the error above")
+    return Check("token", OK, f"CreateCliToken works; web server {ctx.token.webserver_hostname}")
 
 
-def _round_trip_fix(exc: MwaaError, mode: str) -> str:
-    if exc.exit_status == 68 and mode == "PRIVATE_ONLY":
-        return PRIVATE_ONLY_FIX
-    if exc.exit_status == 68:
-        return "the web server cannot be reached: check proxies, firewalls and DNS"
-    if exc.exit_status == 77:
-        return "the token was refused: check the clock (tokens live 60 s) and retry"
-    return "see the error above"
-
-
-def _reach(url: str, client: Client) -> Check:
+def check_network(client: Client, ctx: Context) -> Check:
     """DNS, TCP and TLS to the web server (not through a proxy: then the round trip says)."""
+    url = ctx.token.cli_url or client.cli_url(ctx.token.webserver_hostname)
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -219,6 +229,60 @@ def _reach(url: str, client: Client) -> Check:
         )
     ms = (time.monotonic() - started) * 1000
     return Check("network", OK, f"{host}:{port} ({addr[0]}) reachable in {ms:.0f} ms")
+
+
+def check_round_trip(client: Client, ctx: Context) -> Check:
+    started = time.monotonic()
+    try:
+        result = client.run(["version"])
+    except ConnectError as exc:
+        fix = (
+            PRIVATE_ONLY_FIX
+            if ctx.mode == "PRIVATE_ONLY"
+            else "the web server cannot be reached: check proxies, firewalls and DNS"
+        )
+        return Check("round trip", FAIL, f"'version' failed: {exc}", fix)
+    except AuthError as exc:
+        return Check(
+            "round trip",
+            FAIL,
+            f"'version' failed: {exc}",
+            "the token was refused: check the clock (tokens live 60 s) and retry",
+        )
+    except MwaaError as exc:
+        return Check("round trip", FAIL, f"'version' failed: {exc}", "see the error above")
+    ms = (time.monotonic() - started) * 1000
+    if result.ok:
+        return Check(
+            "round trip", OK, f"'airflow version' = {result.stdout_text.strip()} in {ms:.0f} ms"
+        )
+    return Check(
+        "round trip",
+        FAIL,
+        f"'version' exited {result.exit_code}: {result.stderr[:200]!r}",
+        "the environment's CLI is unhealthy: check its web server logs",
+    )
+
+
+CHECKS: list[Callable[[Client, Context], Check]] = [
+    check_identity,
+    check_region,
+    check_environment,
+    check_access_mode,
+    check_token,
+    check_network,
+    check_round_trip,
+]
+
+
+def run_checks(client: Client) -> Iterator[Check]:
+    """Each check's outcome, in order; after a failure the checks that need it are skipped."""
+    ctx = Context()
+    for check in CHECKS:
+        outcome = check(client, ctx)
+        yield outcome
+        if outcome.status == FAIL:
+            return
 
 
 def ipaddress_is_private(address: str) -> bool:

@@ -16,7 +16,13 @@ points::
     # deny = ["db clean"]
     # proxy = "socks5h://127.0.0.1:8157"         # the bastion tunnel to a private web server
 
-Every setting resolves flag > environment variable > config file > default.
+Every setting resolves flag > the chosen environment's table in the file > environment
+variable > default: an environment chosen by name brings its own region, profile and
+endpoint, which generic variables (``AWS_REGION``, ``AWS_PROFILE``, a local environment's
+``env.sh``) do not override. The environment itself is chosen flag > ``MWAA_ENV`` > the
+file's ``default_env``. ``AWS_PROFILE`` naming a *local* environment's profile (written by
+``mwaa local serve``) is not applied to a table that names neither a profile nor an
+endpoint: that table means real AWS.
 """
 
 from __future__ import annotations
@@ -110,6 +116,8 @@ class EnvSettings:
     deny: tuple[str, ...] = ()
     proxy: str | None = None
     sources: dict[str, str] = field(default_factory=dict, compare=False)
+    # AWS_PROFILE names a local environment's profile that must not apply here
+    ignore_env_profile: bool = False
 
 
 def resolve(
@@ -140,10 +148,19 @@ def resolve(
     table = envs.get(selector, {}) if selector else {}
     values: dict[str, object] = {}
     for key in ("region", "profile", "endpoint_url", "airflow_version", "proxy"):
-        value = from_flag_or_env(key)
-        if value is None and table.get(key):
-            value, sources[key] = str(table[key]), f"file [envs.{selector}]"
-        values[key] = value
+        if flags.get(key):
+            values[key], sources[key] = flags[key], "flag"
+        elif table.get(key):
+            values[key], sources[key] = str(table[key]), f"file [envs.{selector}]"
+        else:
+            values[key] = from_flag_or_env(key)
+    ignore_env_profile = False
+    from_env = sources.get("profile", "").startswith("env")
+    if table and not values["endpoint_url"] and from_env:
+        ignore_env_profile = is_local_profile(str(values["profile"]), environ)
+    if ignore_env_profile:
+        values["profile"] = None
+        sources.pop("profile")
     name = str(table.get("name") or selector) if selector else None
     if selector and selector in envs:
         sources["name"] = f"file [envs.{selector}]"
@@ -153,8 +170,31 @@ def resolve(
         allow=tuple(table.get("allow", ())),
         deny=tuple(table.get("deny", ())),
         sources=sources,
+        ignore_env_profile=ignore_env_profile,
         **values,  # type: ignore[arg-type]
     )
+
+
+LOCAL_PROFILE_MARK = "# mwaa-cli local environment"
+
+
+def is_local_profile(profile: str, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether ``profile`` in the AWS config file was written by ``mwaa local serve``."""
+    environ = os.environ if environ is None else environ
+    path = Path(environ.get("AWS_CONFIG_FILE") or "~/.aws/config").expanduser()
+    try:
+        text = path.read_text()
+    except OSError:
+        return False
+    header = profile if profile == "default" else f"profile {profile}"
+    inside = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            inside = stripped[1:-1].strip() == header
+        elif inside and stripped.startswith(LOCAL_PROFILE_MARK):
+            return True
+    return False
 
 
 def default_env(environ: Mapping[str, str] | None = None) -> str | None:

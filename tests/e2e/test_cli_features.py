@@ -153,6 +153,15 @@ def test_completion_in_real_bash(local_env, tmp_path):
     assert complete("mwaa", "do") == ["doctor"]
     assert set(complete("mwaa", "")) >= {"run", "batch", "shell", "doctor", "envs", "local"}
     assert complete("mwaa", "run", "--env", "p") == ["prod"]
+    for command in ("doctor", "shell", "env show", "batch"):  # every --env completes
+        assert complete("mwaa", *command.split(), "--env", "d") == ["dev"]
+    # after `mwaa run --`: the Airflow commands the environment's version accepts
+    assert complete("mwaa", "run", "--", "dags", "list-r") == ["list-runs"]
+    assert "variables" in complete("mwaa", "run", "--", "va")
+    assert complete("mwaa", "run", "--airflow-version", "2.10.3", "--", "dags", "backf") == [
+        "backfill"
+    ]
+    assert complete("mwaa", "run", "--", "dags", "backf") == []  # not on Airflow 3
     for shell in ("zsh", "fish"):
         assert "_MWAA_COMPLETE" in local_env.mwaa("completion", shell).stdout.decode()
 

@@ -191,7 +191,7 @@ def test_https_with_the_local_ca(local_env):
     assert oct((local_env.home / "tls" / "server.key").stat().st_mode & 0o777) == "0o600"
     assert oct((local_env.home / "tls" / "ca.key").stat().st_mode & 0o777) == "0o600"
     env_sh = (local_env.home / "env.sh").read_text()
-    for var in ("AWS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
+    for var in ("AWS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
         assert f"export {var}={local_env.ca_bundle}" in env_sh
 
 

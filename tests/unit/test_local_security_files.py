@@ -17,8 +17,8 @@ pytest.importorskip("cryptography")
 from cryptography import x509
 
 from mwaa_cli.local.auth import AccessKey
+from mwaa_cli.local.client_setup import upsert_section, write_aws_profile
 from mwaa_cli.local.metadata_db import MetadataUnavailable, check_sqlite
-from mwaa_cli.local.profile import upsert_section, write_aws_profile
 from mwaa_cli.local.tls import ensure_certificates
 
 

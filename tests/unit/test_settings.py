@@ -1,5 +1,5 @@
-"""Precedence of settings: flag > environment variable > config file > default, one test
-per row of the README's table."""
+"""Precedence of settings: flag > the chosen environment's table > environment variable >
+default, one test per row of the README's table."""
 
 from __future__ import annotations
 
@@ -35,12 +35,12 @@ ROWS = {
 
 
 @pytest.mark.parametrize("setting", ROWS)
-@pytest.mark.parametrize("level", ["flag", "env", "file", "default"])
+@pytest.mark.parametrize("level", ["flag", "file", "env", "default"])
 def test_precedence_row(setting, level):
     flag, var, env_value, file_value, default = ROWS[setting]
     flags = {setting: flag} if level == "flag" else {}
-    environ = {var: env_value} if level in ("flag", "env") else {}
-    file = FILE if level in ("flag", "env", "file") else {}
+    environ = {var: env_value} if level in ("flag", "file", "env") else {}
+    file = FILE if level in ("flag", "file") else {}
     got = resolve(flags, environ, file)
     expected = {"flag": flag, "env": env_value, "file": file_value, "default": default}[level]
     assert getattr(got, setting) == expected
@@ -68,15 +68,38 @@ def test_a_name_not_in_the_file_is_an_mwaa_name():
     assert (got.name, got.alias, got.region) == ("other", None, None)
 
 
-def test_alias_table_fills_what_flags_and_env_leave():
-    got = resolve({"env": "dev", "region": "us-east-2"}, {"AWS_PROFILE": "mine"}, FILE)
+def test_the_chosen_table_beats_generic_variables_and_flags_beat_it():
+    environ = {
+        "AWS_PROFILE": "mine",
+        "AWS_REGION": "sa-east-1",
+        "AWS_ENDPOINT_URL_MWAA": "https://local",
+    }
+    got = resolve({"env": "dev", "region": "us-east-2"}, environ, FILE)
     assert (got.name, got.alias) == ("analytics-dev", "dev")
     assert (got.region, got.profile, got.endpoint_url) == (
-        "us-east-2",
-        "mine",
-        "https://dev.example",
+        "us-east-2",  # the flag
+        "dev-sso",  # the table, not AWS_PROFILE
+        "https://dev.example",  # the table, not a sourced env.sh's endpoint
     )
     assert (got.allow, got.deny) == (("dags test",), ("db clean",))
+    prod = resolve({"env": "prod"}, environ, FILE)  # a table with a region only
+    assert (prod.region, prod.profile) == ("us-west-2", "mine")  # the rest from the variables
+
+
+def test_a_local_environments_profile_does_not_leak_into_a_real_environment(tmp_path):
+    config = tmp_path / "config"
+    config.write_text(
+        "[profile work]\nregion = eu-west-1\n\n"
+        "[profile mwaa-local]\n# mwaa-cli local environment 'local' (mwaa local serve)\n"
+        "region = us-east-1\n"
+    )
+    environ = {"AWS_CONFIG_FILE": str(config), "AWS_PROFILE": "mwaa-local"}
+    prod = resolve({"env": "prod"}, environ, FILE)  # region only: means real AWS
+    assert prod.profile is None and prod.ignore_env_profile
+    local = resolve({}, dict(environ, MWAA_ENV="local"), FILE)  # not a table: the shell's
+    assert local.profile == "mwaa-local" and not local.ignore_env_profile
+    work = resolve({"env": "prod"}, dict(environ, AWS_PROFILE="work"), FILE)
+    assert work.profile == "work" and not work.ignore_env_profile  # a real profile applies
 
 
 def test_config_path_follows_its_variable(tmp_path):

@@ -23,11 +23,17 @@ def doctor(name: str | None, as_json: bool, **conn) -> None:
     Exit code 0 when nothing failed, 1 otherwise.
     """
     from ..doctor import FAIL, WARN, run_checks  # socket/ssl: only when doctoring
+    from .present import Spinner
 
     settings = one_env(conn, name)
     checks = []
     with client_for(settings, conn) as client:
-        for check in run_checks(client):
+        steps = run_checks(client)
+        while True:
+            with Spinner("checking…", delay=0.5):
+                check = next(steps, None)
+            if check is None:
+                break
             checks.append(check)
             if as_json:
                 continue

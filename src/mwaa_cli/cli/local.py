@@ -95,7 +95,14 @@ def local() -> None:
 @click.option(
     "--write-profile",
     metavar="PROFILE",
-    help="also write the endpoint, key pair and CA as this AWS profile (~/.aws/config)",
+    help="the AWS profile that holds the endpoint, key pair and CA (in the AWS config and "
+    "credentials files) [default: mwaa-local, or mwaa-local-NAME]",
+)
+@click.option(
+    "--no-profile",
+    is_flag=True,
+    help="write no AWS profile: env.sh then exports the endpoint and key pair, which apply "
+    "to every profile in a shell that sources it",
 )
 @click.option(
     "--webserver-access-mode",
@@ -134,6 +141,7 @@ def serve(**opts) -> None:
         executor=opts["executor"],
         tls=not opts["insecure_http"],
         write_profile=opts["write_profile"],
+        profile=not opts["no_profile"],
         access_mode=opts["webserver_access_mode"],
     )
     raise SystemExit(run_server(options, paths.state_dir()))

@@ -292,6 +292,42 @@ def strip_airflow(args: Sequence[str]) -> list[str]:
     return args[1:] if args and args[0] == "airflow" else args
 
 
+def complete_airflow(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+    """Shell completion after ``mwaa run [--]``: the commands the environment's Airflow
+    version accepts (from the config file or the cached version; never a network call)."""
+    from ..commands import Allowlist
+
+    try:
+        words = [w for w in (ctx.params.get("args") or ()) if w != "--"]
+        version = _offline_version(ctx.params)
+        allowlist = Allowlist.for_version(version)
+    except Exception:  # completion must never fail loudly
+        return []
+    if not words:
+        options = sorted({c.split(" ")[0] for c in allowlist.commands})
+    elif len(words) == 1 and words[0] in allowlist.groups:
+        options = sorted(
+            c.split(" ", 1)[1] for c in allowlist.commands if c.startswith(words[0] + " ")
+        )
+    else:
+        return []
+    return [click.shell_completion.CompletionItem(o) for o in options if o.startswith(incomplete)]
+
+
+def _offline_version(params: dict) -> str:
+    from ..client import Client
+    from ..client.tokens import VersionCache
+    from ..paths import state_dir
+
+    settings = resolve(params)
+    if settings.airflow_version:
+        return settings.airflow_version
+    client = Client.from_settings(settings)
+    key = client._cache_key()
+    cached = VersionCache(state_dir() / "cache").get(key) if key else None
+    return cached or "3.99"  # unknown: the newest Airflow 3
+
+
 @click.command(
     cls=AirflowCommand,
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
@@ -299,7 +335,9 @@ def strip_airflow(args: Sequence[str]) -> list[str]:
 @connection_options(many=True)
 @run_options
 @click.option("--all", "all_envs", is_flag=True, help="run on every environment in the region")
-@click.argument("args", nargs=-1, type=click.UNPROCESSED, required=True)
+@click.argument(
+    "args", nargs=-1, type=click.UNPROCESSED, required=True, shell_complete=complete_airflow
+)
 def run(args: tuple[str, ...], all_envs: bool, **opts) -> None:
     """Run one Airflow CLI command remotely.
 

@@ -64,6 +64,7 @@ class Client:
         allow: Sequence[str] = (),
         deny: Sequence[str] = (),
         proxy: str | None = None,
+        ignore_env_profile: bool = False,
     ) -> None:
         from ..settings import default_env
 
@@ -87,7 +88,12 @@ class Client:
         self.region, self.profile, self.endpoint_url = region, profile, endpoint_url
         self.timeout = timeout
         self.busy_timeout = busy_timeout
-        self.control_plane = ControlPlane(region=region, profile=profile, endpoint_url=endpoint_url)
+        self.control_plane = ControlPlane(
+            region=region,
+            profile=profile,
+            endpoint_url=endpoint_url,
+            ignore_env_profile=ignore_env_profile,
+        )
         self._transport: Transport | None = None
         cache = TokenCache(paths.state_dir() / "tokens") if cache_tokens else None
         self.tokens = TokenProvider(self.create_cli_token, self._cache_key, cache)
@@ -106,6 +112,7 @@ class Client:
             deny=settings.deny,
             # proxies from HTTPS_PROXY/ALL_PROXY are left to httpx, which also honours NO_PROXY
             proxy=settings.proxy if not proxy_source.startswith("env") else None,
+            ignore_env_profile=settings.ignore_env_profile,
             **kwargs,
         )
 
@@ -306,6 +313,8 @@ class Client:
         from ..settings import token_cache_key_hints
 
         region, profile, endpoint, key_id = token_cache_key_hints()
+        if self.control_plane.ignore_env_profile:
+            profile = ""
         return (
             self._env,
             self.region or region,

@@ -34,6 +34,12 @@ AUTH_CODES = {
 }
 
 
+def _loopback(url: str) -> bool:
+    from .transport import is_loopback
+
+    return is_loopback(urlsplit(url).hostname or "")
+
+
 def is_aws_host(host: str) -> bool:
     return host.endswith((".amazonaws.com", ".amazonaws.com.cn", ".api.aws"))
 
@@ -47,10 +53,12 @@ class ControlPlane:
         region: str | None = None,
         profile: str | None = None,
         endpoint_url: str | None = None,
+        ignore_env_profile: bool = False,
     ) -> None:
         self.region = region
         self.profile = profile
         self.endpoint_url = endpoint_url
+        self.ignore_env_profile = ignore_env_profile  # AWS_PROFILE is a local environment's
         self._client: Any = None
         self._session: Any = None
         self.trust = Trust(None, "")
@@ -82,9 +90,21 @@ class ControlPlane:
         from botocore.config import Config
 
         try:
-            session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
+            core = None
+            if self.ignore_env_profile and self.profile is None:
+                import botocore.session
+
+                # the default credential chain, as if AWS_PROFILE were not set
+                core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+            session = boto3.session.Session(
+                profile_name=self.profile, region_name=self.region, botocore_session=core
+            )
             config = Config(retries={"max_attempts": 3, "mode": "standard"})
             client = session.client("mwaa", endpoint_url=self.endpoint_url, config=config)
+            if _loopback(client.meta.endpoint_url):
+                # a local environment answers at once or not at all: no retries to wait out
+                config = Config(retries={"max_attempts": 1, "mode": "standard"})
+                client = session.client("mwaa", endpoint_url=self.endpoint_url, config=config)
             user_bundle = session._session.get_config_variable("ca_bundle")
             self.trust = trust_for(client.meta.endpoint_url, user_bundle)
             if self.trust.verify is not None:

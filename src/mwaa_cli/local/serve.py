@@ -7,7 +7,6 @@ import ipaddress
 import json
 import logging
 import os
-import shlex
 import socket
 import sys
 import tempfile
@@ -16,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._files import make_private_dir, write_private
+from .._files import make_private_dir
 from ..errors import ExitStatus, MwaaError
 from .airflow_home import (
     AirflowHome,
@@ -26,12 +25,13 @@ from .airflow_home import (
 )
 from .api import EnvironmentInfo, Limits, LocalApp
 from .api.cli_queue import CommandQueue
-from .auth import AccessKey, SigV4Verifier, load_or_create_key
+from .auth import SigV4Verifier, load_or_create_key
+from .banner import Banner, render_banner
 from .cli_tokens import DEFAULT_TTL, TokenSigner
-from .executor import SubprocessExecutor, WarmExecutor
+from .client_setup import client_environ, default_profile, write_aws_profile, write_env_file
+from .executor import ExecutorError, SubprocessExecutor, WarmExecutor
 from .metadata_db import check_sqlite
 from .path_guard import dags_folder_guard
-from .profile import write_aws_profile
 from .supervisor import Supervisor, component_commands
 from .tls import ensure_certificates
 
@@ -56,7 +56,8 @@ class ServeOptions:
     token_ttl: float = DEFAULT_TTL
     executor: str = "warm"  # or "subprocess": a cold `airflow` process per command
     tls: bool = True  # False: --insecure-http
-    write_profile: str | None = None  # also write these settings as a named AWS profile
+    write_profile: str | None = None  # the AWS profile's name (default: mwaa-local[-NAME])
+    profile: bool = True  # False (--no-profile): env.sh exports the endpoint and keys
     access_mode: str = "PUBLIC_ONLY"  # reported by GetEnvironment (to rehearse PRIVATE_ONLY)
 
 
@@ -75,31 +76,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def client_environ(
-    endpoint: str, region: str, key: AccessKey, ca_bundle: Path | None
-) -> dict[str, str]:
-    """What any AWS tool (and curl, and Python's ssl) needs to talk to the local environment."""
-    environ = {
-        "AWS_ENDPOINT_URL_MWAA": endpoint,
-        "AWS_ENDPOINT_URL_STS": endpoint,  # GetCallerIdentity answers for the local key pair
-        "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
-        "AWS_DEFAULT_REGION": region,
-        "AWS_ACCESS_KEY_ID": key.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": key.secret_access_key,
-    }
-    if ca_bundle is not None:
-        # boto3/the AWS CLI, curl, Python's ssl, requests (which prefers its own variable)
-        environ |= dict.fromkeys(
-            ("AWS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"),
-            str(ca_bundle),
-        )
-    return environ
-
-
 def _tls_hosts(host: str) -> list[str]:
     if ipaddress.ip_address(socket.gethostbyname(host)).is_unspecified:
         return [socket.gethostname(), socket.getfqdn()]
     return [host]
+
+
+def _bundle_in_effect() -> Path | None:
+    """The CA bundle boto3 used in this shell (``AWS_CA_BUNDLE``), to keep trusting what it
+    trusts - a corporate proxy's CA, say - next to the local CA."""
+    value = os.environ.get("AWS_CA_BUNDLE")
+    return Path(value) if value and Path(value).is_file() else None
 
 
 def _say(message: str) -> None:
@@ -186,7 +173,11 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     except RuntimeError as exc:  # airflow db migrate failed
         raise StartupError(f"{exc}\n(see {root / 'logs'})", ExitStatus.SERVER_ERROR) from None
 
-    tls = ensure_certificates(root / "tls", opts.name, _tls_hosts(opts.host)) if opts.tls else None
+    tls = (
+        ensure_certificates(root / "tls", opts.name, _tls_hosts(opts.host), _bundle_in_effect())
+        if opts.tls
+        else None
+    )
     endpoint = f"{'https' if tls else 'http'}://{opts.host}:{port}"
     _record_owner(lock, endpoint)
     info = EnvironmentInfo(
@@ -199,14 +190,16 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
         access_mode=opts.access_mode,
     )
     supervisor = Supervisor(airflow_command(), home.environ(), root / "logs", report=_say)
-    if opts.scheduler:
-        supervisor.start(component_commands(int(version.split(".")[0])))
     executor = make_executor(opts, home)
+    # the fork-server first: on two cores, four Airflow components importing at the same
+    # time would double the wait for the first CLI command; they start right after it
     try:
         executor.start()
-    except Exception:
-        supervisor.stop()
-        raise
+    except ExecutorError as exc:
+        raise StartupError(f"{exc}; its error is above", ExitStatus.SERVER_ERROR) from None
+    major = int(version.split(".")[0])
+    if opts.scheduler:
+        supervisor.start(component_commands(major))
     key = load_or_create_key(root / "credentials.json")
     local_app = LocalApp(
         info,
@@ -221,20 +214,20 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     app = local_app.build()
 
     env_file = root / "env.sh"
-    exports = client_environ(endpoint, opts.region, key, tls.ca_bundle if tls else None)
-    write_private(
-        env_file,
-        (
-            "".join(f"export {k}={shlex.quote(v)}\n" for k, v in exports.items())
-            + f"export MWAA_ENV={shlex.quote(opts.name)}\n"
-        ).encode(),
-    )
-    if opts.write_profile:
-        write_aws_profile(
-            opts.write_profile, endpoint, opts.region, key, tls.ca_bundle if tls else None
-        )
+    bundle = tls.ca_bundle if tls else None
+    profile = (opts.write_profile or default_profile(opts.name)) if opts.profile else None
+    if profile is not None:
+        write_aws_profile(profile, endpoint, opts.region, key, bundle, opts.name)
+    exports = client_environ(endpoint, opts.region, key, bundle, profile, opts.name)
+    write_env_file(env_file, opts.name, exports)
     _configure_logging(root / "logs")
-    _banner(opts, info, endpoint, dags, root, env_file, exports, supervisor, api_port, home)
+    print(
+        render_banner(
+            Banner(opts, info, endpoint, dags, root, env_file, exports, profile, home),
+            list(component_commands(major)) if opts.scheduler else [],
+        ),
+        flush=True,
+    )
 
     config = uvicorn.Config(
         app,
@@ -300,52 +293,3 @@ def _configure_logging(log_dir: Path) -> None:
     audit.setLevel(logging.INFO)
     audit.propagate = False
     logging.getLogger("mwaa_cli.local").addHandler(logging.StreamHandler(sys.stderr))
-
-
-def _banner(opts, info, endpoint, dags, root, env_file, exports, supervisor, api_port, home):
-    lines = [
-        f"mwaa local environment '{info.name}' is up - Apache Airflow {info.airflow_version}",
-        f"  endpoint      {endpoint}  (control plane + {endpoint}/aws_mwaa/cli)",
-    ]
-    if opts.scheduler:
-        lines += [
-            f"  Airflow UI    http://127.0.0.1:{api_port}  (REST API: /api/v2; "
-            f"{', '.join(supervisor.components)})",
-            f"                log in as 'admin', password in {home.passwords_path} (0600)",
-        ]
-    else:
-        lines.append("  components    none (--no-scheduler): CLI only, triggered runs stay queued")
-    lines += [
-        f"  executor      {opts.executor} (--executor), at most {opts.concurrency} commands "
-        f"at once, {opts.command_timeout:.0f} s each; up to {opts.queue_size} more wait "
-        f"{opts.queue_wait:.0f} s for a slot",
-        f"  DAGs folder   {dags}",
-        f"  home          {root}",
-        "",
-        f"Point any AWS tool at it: source {env_file}  (0600; it sets these)",
-        *(
-            f"  export {k}={shlex.quote(v) if k != 'AWS_SECRET_ACCESS_KEY' else '…'}"
-            for k, v in exports.items()
-        ),
-        "  (requests are checked with AWS SigV4 against this environment's own key pair,",
-        f"   kept in {root / 'credentials.json'}; delete it and restart to rotate)",
-        *(
-            [
-                f"  (HTTPS with a local CA: {root / 'tls' / 'ca.pem'}; the bundle above adds",
-                "   it to the public roots, so real AWS keeps working in that shell)",
-            ]
-            if opts.tls
-            else ["  WARNING: plain HTTP (--insecure-http): tokens travel unencrypted"]
-        ),
-        *(
-            [f"  (also written as AWS profile '{opts.write_profile}': --profile/AWS_PROFILE)"]
-            if opts.write_profile
-            else []
-        ),
-        "",
-        f"  mwaa run --env {info.name} -- dags list",
-        f"  aws mwaa create-cli-token --name {info.name}",
-        "",
-        "Press Ctrl-C to stop.",
-    ]
-    print("\n".join(lines), flush=True)

@@ -2,8 +2,9 @@
 
 Like mkcert: the CA is made once per environment home and reused, the server certificate
 is re-issued when it nears expiry or the set of host names changes. ``ca-bundle.pem`` is
-the CA followed by certifi's public roots, so exporting it as ``AWS_CA_BUNDLE`` /
-``SSL_CERT_FILE`` trusts the local environment without breaking calls to real AWS.
+the CA followed by the bundle already in effect (``AWS_CA_BUNDLE``) or certifi's public
+roots, so exporting it as ``AWS_CA_BUNDLE`` / ``SSL_CERT_FILE`` trusts the local
+environment without breaking calls to real AWS (or through a corporate proxy's CA).
 """
 
 from __future__ import annotations
@@ -143,8 +144,12 @@ def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
     return True
 
 
-def ensure_certificates(directory: Path, name: str, hosts: list[str]) -> TlsFiles:
-    """Create (or reuse) the CA and a server certificate for ``hosts`` in ``directory``."""
+def ensure_certificates(
+    directory: Path, name: str, hosts: list[str], in_effect: Path | None = None
+) -> TlsFiles:
+    """Create (or reuse) the CA and a server certificate for ``hosts`` in ``directory``;
+    ``ca-bundle.pem`` is the CA followed by ``in_effect`` (the bundle the user's tools
+    already trust) or, without one, certifi's public roots."""
     hosts = list(dict.fromkeys([*hosts, *DEFAULT_HOSTS]))
     files = TlsFiles(
         directory / "ca.pem",
@@ -168,15 +173,23 @@ def ensure_certificates(directory: Path, name: str, hosts: list[str]) -> TlsFile
         server = _make_server(hosts, *ca)
         _write_key(files.server_key, server[1])
         files.server_cert.write_bytes(server[0].public_bytes(serialization.Encoding.PEM))
-    _write_bundle(files)
+    _write_bundle(files, in_effect)
     return files
 
 
-def _write_bundle(files: TlsFiles) -> None:
+def _write_bundle(files: TlsFiles, in_effect: Path | None) -> None:
     import certifi
 
     ca = files.ca_cert.read_bytes()
-    public = Path(certifi.where()).read_bytes()
+    others = Path(certifi.where())
+    if in_effect is not None and in_effect.resolve() != files.ca_bundle.resolve():
+        others = in_effect
+    try:
+        public = others.read_bytes()
+    except OSError:
+        public = Path(certifi.where()).read_bytes()
+    if public.startswith(ca):  # an earlier bundle of ours: do not nest it
+        public = public[len(ca) :].lstrip(b"\n")
     bundle = ca + b"\n" + public
     if not files.ca_bundle.exists() or files.ca_bundle.read_bytes() != bundle:
         files.ca_bundle.write_bytes(bundle)

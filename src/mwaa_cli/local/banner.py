@@ -1,0 +1,80 @@
+"""What ``mwaa local serve`` prints once it is up."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Banner:
+    opts: Any  # ServeOptions
+    info: Any  # EnvironmentInfo
+    endpoint: str
+    dags: Path
+    root: Path
+    env_file: Path
+    exports: dict[str, str]
+    profile: str | None
+    home: Any  # AirflowHome
+
+
+def render_banner(b: Banner, components: list[str]) -> str:
+    opts, info = b.opts, b.info
+    lines = [
+        f"mwaa local environment '{info.name}' is up - Apache Airflow {info.airflow_version}",
+        f"  endpoint      {b.endpoint}  (control plane + {b.endpoint}/aws_mwaa/cli)",
+    ]
+    if components:
+        lines += [
+            f"  Airflow UI    http://{info.airflow_ui_url}  (REST API: /api/v2; "
+            f"{', '.join(components)})",
+            f"                log in as 'admin', password in {b.home.passwords_path} (0600)",
+        ]
+    else:
+        lines.append("  components    none (--no-scheduler): CLI only, triggered runs stay queued")
+    lines += [
+        f"  executor      {opts.executor} (--executor), at most {opts.concurrency} commands "
+        f"at once, {opts.command_timeout:.0f} s each; up to {opts.queue_size} more wait "
+        f"{opts.queue_wait:.0f} s for a slot",
+        f"  DAGs folder   {b.dags}",
+        f"  home          {b.root}",
+        "",
+        f"Point any AWS tool at it: source {b.env_file}  (0600; it sets these)",
+        *(
+            f"  export {k}={shlex.quote(v) if k != 'AWS_SECRET_ACCESS_KEY' else '…'}"
+            for k, v in b.exports.items()
+        ),
+    ]
+    if b.profile is not None:
+        lines += [
+            f"  (AWS profile '{b.profile}' holds the region, endpoint and key pair: in that shell",
+            "   `aws --profile OTHER` and `mwaa --env OTHER` still reach real AWS; without it,",
+            f"   use --profile {b.profile})",
+        ]
+    else:
+        lines += [
+            "  (--no-profile: these variables send every AWS profile's MWAA calls from that",
+            "   shell here)",
+        ]
+    lines += [
+        "  (requests are checked with AWS SigV4 against this environment's own key pair,",
+        f"   kept in {b.root / 'credentials.json'}; delete it and restart to rotate)",
+        *(
+            [
+                f"  (HTTPS with a local CA: {b.root / 'tls' / 'ca.pem'}; the bundle above adds",
+                "   it to the CA bundle in effect - or the public roots - so real AWS keeps",
+                "   working in that shell)",
+            ]
+            if opts.tls
+            else ["  WARNING: plain HTTP (--insecure-http): tokens travel unencrypted"]
+        ),
+        "",
+        f"  mwaa run --env {info.name} -- dags list",
+        f"  aws mwaa create-cli-token --name {info.name}",
+        "",
+        "Press Ctrl-C to stop.",
+    ]
+    return "\n".join(lines)
