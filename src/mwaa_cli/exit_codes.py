@@ -57,8 +57,12 @@ _FAILURE_PATTERNS = [
     re.compile(rb"^.{0,80}\balready exists\b", re.M),
     # "Must supply either conn-uri or conn-json if not supplying conn-type"
     re.compile(rb"^Must supply ", re.M),
-    # variables get -j of a value that is not JSON
-    re.compile(rb"^(Failed to deserialize|Variable \S+ (is not|isn't) (valid )?JSON)", re.M),
+    # a JSON error alone on its line: `variables get K -j` of a value that is not JSON
+    re.compile(
+        rb"^(Expecting [\w ,':]+|Extra data|Unterminated string[\w ]*|Invalid [\w \\]+)"
+        rb": line \d+ column \d+ \(char \d+\)$",
+        re.M,
+    ),
 ]
 # argparse (Airflow 2: "airflow dags: error: …"; Airflow 3: "airflow command error: …")
 _USAGE = re.compile(rb"^airflow( [\w-]+)*(: error| command error): ", re.M)
@@ -104,6 +108,7 @@ def commands_own(stream: bytes) -> bytes:
             continue
         if line.startswith(_TRACEBACK) and after_record:
             index = _skip_traceback(lines, index)  # logged with the record above it
+            after_record = False
             continue
         if _WARNING.match(line):
             index += 1

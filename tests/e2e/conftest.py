@@ -194,9 +194,10 @@ class LocalEnv:
             check=check,
         )
 
-    def airflow(self, *args: str) -> subprocess.CompletedProcess:
-        """The same Airflow command run directly, cold, with the environment's settings."""
-        env = AirflowHome(self.home, sample_dags_folder()).environ()
+    def airflow(self, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        """The same Airflow command run directly, cold, with the environment's settings
+        (and ``env`` on top)."""
+        env = {**AirflowHome(self.home, sample_dags_folder()).environ(), **(env or {})}
         return subprocess.run(
             [*airflow_command(), *args], env=env, capture_output=True, timeout=300
         )

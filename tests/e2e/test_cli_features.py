@@ -252,6 +252,10 @@ INFER = [
     ],
     ["dags", "pause", "no_such_dag"],
     ["cheat-sheet"],
+    # the three the rule used to miss
+    ["variables", "get", "infer_not_json", "-j"],
+    ["connections", "add", "infer_dup", "--conn-uri", "http://a"],  # already exists
+    ["connections", "add", "infer_no_uri"],
 ]
 
 
@@ -263,10 +267,41 @@ def test_exit_code_rule_on_real_airflow_errors(local_env, monkeypatch):
     for key, value in local_env.aws_environ().items():
         monkeypatch.setenv(key, value)
     with Client("local") as client:
+        assert client.run(["variables", "set", "infer_not_json", "plain text"]).ok
+        assert client.run(["connections", "add", "infer_dup", "--conn-uri", "http://a"]).ok
+        failures = 0
         for argv in INFER:
             result = client.run(argv)
             assert result.exit_code_reported
-            assert infer_exit_code(result.stderr) == min(result.exit_code, 2), (argv, result.stderr)
+            inferred = infer_exit_code(result.stderr, stdout=result.stdout)
+            assert inferred == min(result.exit_code, 2), (argv, result.stderr)
+            failures += result.exit_code != 0
+        client.run(["connections", "delete", "infer_dup"])
+    assert failures >= len(INFER) // 2  # the corpus holds both outcomes
+
+
+def test_exit_code_rule_with_a_plugin_that_fails_to_import(local_env, tmp_path):
+    """MWAA logs a broken plugin's traceback with every command: real Airflow 3 output, cold,
+    with such a plugin; the rule gives the real code in every mode."""
+    from mwaa_cli.exit_codes import infer_exit_code
+
+    (tmp_path / "broken.py").write_text("import no_such_module_xyz\n")
+    env = {"AIRFLOW__CORE__PLUGINS_FOLDER": str(tmp_path)}
+    for argv, real in (
+        (["dags", "trigger", "hello_mwaa"], 0),
+        (["dags", "reserialize"], 0),
+        (["tasks", "list", "hello_mwaa"], 0),
+        (["variables", "get", "no_such_variable"], 1),
+    ):
+        done = local_env.airflow(*argv, env=env)
+        assert done.returncode == real, (argv, done.stderr[-800:])
+        if argv[:2] == ["dags", "trigger"]:  # the traceback is really there
+            assert b"Failed to import plugin" in done.stderr and b"Traceback" in done.stderr
+        for mode in ("default", "strict", "lenient"):
+            if mode == "lenient" and real == 1:
+                continue  # lenient: only tracebacks and usage errors count, by design
+            got = infer_exit_code(done.stderr, mode, done.stdout)
+            assert got == real, (argv, mode, done.stderr[-800:])
 
 
 def test_mwaa_airflow_help_lists_what_the_environment_accepts(local_env):

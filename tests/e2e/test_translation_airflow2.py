@@ -52,9 +52,13 @@ def airflow2(tmp_path_factory):
         "PATH": f"{AIRFLOW2.parent}{os.pathsep}{os.environ.get('PATH', '')}",  # tasks run
     }
 
-    def run(*argv: str) -> subprocess.CompletedProcess:
+    def run(*argv: str, extra: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [str(AIRFLOW2), *argv], env=env, capture_output=True, timeout=300, cwd=home
+            [str(AIRFLOW2), *argv],
+            env={**env, **(extra or {})},
+            capture_output=True,
+            timeout=300,
+            cwd=home,
         )
 
     for setup in (["db", "migrate"], ["dags", "reserialize"]):
@@ -114,6 +118,10 @@ INFER2 = [
     "db clean --clean-before-timestamp notadate --yes",
     "dags list-runs -d hello_mwaa",
     "tasks states-for-dag-run hello_mwaa no_such_run",
+    # the three the rule used to miss (set-up in the test)
+    "variables get infer_not_json -j",
+    "connections add infer_dup --conn-uri http://a",
+    "connections add infer_no_uri",
 ]
 
 
@@ -122,7 +130,30 @@ def test_exit_code_rule_on_real_airflow2_output(airflow2, command):
     from mwaa_cli.cli.present import filter_noise
     from mwaa_cli.exit_codes import infer_exit_code
 
+    airflow2("variables", "set", "infer_not_json", "plain text")
+    airflow2("connections", "add", "infer_dup", "--conn-uri", "http://a")
     done = airflow2(*shlex.split(command))
-    assert infer_exit_code(done.stderr) == min(done.returncode, 2), done.stderr[-1500:]
+    inferred = infer_exit_code(done.stderr, stdout=done.stdout)
+    assert inferred == min(done.returncode, 2), done.stderr[-1500:]
     if done.returncode == 0:  # Airflow 2's own warnings are noise the filter removes
         assert b"Warning: " not in filter_noise(done.stderr)
+
+
+def test_exit_code_rule_with_a_plugin_that_fails_to_import_on_airflow2(airflow2, tmp_path):
+    """Airflow 2 logs a broken plugin's traceback too (classic layout): never a failure."""
+    from mwaa_cli.exit_codes import infer_exit_code
+
+    (tmp_path / "broken.py").write_text("import no_such_module_xyz\n")
+    extra = {"AIRFLOW__CORE__PLUGINS_FOLDER": str(tmp_path)}
+    seen_traceback = False
+    for argv, real in (
+        (["dags", "trigger", "hello_mwaa"], 0),  # loads plugins; logs the failure to stdout
+        (["tasks", "list", "hello_mwaa"], 0),
+        (["variables", "get", "no_such_variable"], 1),
+    ):
+        done = airflow2(*argv, extra=extra)
+        assert done.returncode == real, (argv, done.stderr[-800:])
+        seen_traceback |= b"Failed to import plugin" in done.stderr + done.stdout
+        for mode in ("default", "strict"):
+            assert infer_exit_code(done.stderr, mode, done.stdout) == real, (argv, mode)
+    assert seen_traceback  # Airflow 2 really logged it
