@@ -53,6 +53,7 @@ class CommandNotAllowed(MwaaError):
 
 class ConnectError(MwaaError):
     exit_status = ExitStatus.UNREACHABLE
+    not_sent: bool = False  # True: the connection failed before the request was sent
 
 
 class ServerBusy(MwaaError):

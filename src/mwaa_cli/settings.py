@@ -35,11 +35,6 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 CONFIG_VAR = "MWAA_CLI_CONFIG"
 DEFAULT_TIMEOUT = 300.0  # seconds to wait for a command's reply
 DEFAULT_BUSY_TIMEOUT = 60.0  # seconds to keep re-sending a command the server never started
@@ -82,6 +77,11 @@ def load_file(path: Path) -> dict:
         return {}
     except OSError as exc:
         raise ConfigError(f"cannot read the config file {path}: {exc}") from exc
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -211,11 +211,23 @@ def token_cache_key_hints(environ: Mapping[str, str] | None = None) -> tuple[str
     def first(*names: str) -> str:
         return next((environ[n] for n in names if environ.get(n)), "")
 
+    # a profile's endpoint and keys live in these files: when they change (a local
+    # environment rewrote its profile), so does the key
+    stamps = []
+    for var, default in (
+        ("AWS_CONFIG_FILE", "~/.aws/config"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+    ):
+        try:
+            stat = Path(environ.get(var) or default).expanduser().stat()
+            stamps.append(f"{stat.st_mtime_ns}:{stat.st_size}")
+        except OSError:
+            stamps.append("-")
     return (
         first(*ENV_VARS["region"]),
         first(*ENV_VARS["profile"]),
         first(*ENV_VARS["endpoint_url"]),
-        first("AWS_ACCESS_KEY_ID"),
+        first("AWS_ACCESS_KEY_ID") + "|" + "|".join(stamps),
     )
 
 

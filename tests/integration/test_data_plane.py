@@ -102,10 +102,10 @@ def _in_background(server, body: str, sink: list, label: str = "") -> threading.
 
 def test_commands_beyond_the_limit_wait_their_turn_in_order(server):
     done: list = []
-    busy = [_in_background(server, "variables get sleep=0.6", done, "slow") for _ in range(2)]
+    busy = [_in_background(server, "variables get sleep=1.2", done, "slow") for _ in range(2)]
     time.sleep(0.2)
     first = _in_background(server, "variables get first", done, "first")
-    time.sleep(0.1)
+    time.sleep(0.3)
     second = _in_background(server, "variables get second", done, "second")
     for t in [*busy, first, second]:
         t.join()
@@ -123,7 +123,7 @@ def test_a_full_queue_refuses_at_once_with_retry_after(server):
     time.sleep(0.2)
     started = time.monotonic()
     refused = post(server, "version")
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 1.0  # at once, not after a wait
     for t in threads:
         t.join()
     assert refused.status_code == 503
@@ -141,7 +141,7 @@ def test_a_wait_past_the_limit_is_refused_and_never_runs(server):
     waited = time.monotonic() - started
     for t in threads:
         t.join()
-    assert refused.status_code == 503 and 0.9 < waited < 2.0
+    assert refused.status_code == 503 and 0.9 < waited < 2.4
     assert "waited 1 s" in refused.json()["message"]
     assert refused.headers["retry-after"] == "1"
 

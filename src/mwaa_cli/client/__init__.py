@@ -21,11 +21,11 @@ from ..errors import (
     AuthError,
     CommandNotAllowed,
     ConfigError,
+    ConnectError,
     EnvironmentNotFound,
     ProtocolError,
     ServerBusy,
 )
-from ..exit_codes import infer_exit_code
 from ..settings import DEFAULT_BUSY_TIMEOUT, DEFAULT_TIMEOUT
 from ..wire import CLI_PATH, encode_command, is_valid_env_name
 from .control_plane import ControlPlane
@@ -95,6 +95,7 @@ class Client:
             ignore_env_profile=ignore_env_profile,
         )
         self._transport: Transport | None = None
+        self._allowlist: tuple[str, Allowlist] | None = None
         cache = TokenCache(paths.state_dir() / "tokens") if cache_tokens else None
         self.tokens = TokenProvider(self.create_cli_token, self._cache_key, cache)
 
@@ -175,7 +176,11 @@ class Client:
 
     def allowlist(self) -> Allowlist:
         """The commands this environment accepts (its version's list, plus config overrides)."""
-        return Allowlist.for_version(self.airflow_version()).with_overrides(self.allow, self.deny)
+        version = self.airflow_version()
+        if self._allowlist is None or self._allowlist[0] != version:
+            allowed = Allowlist.for_version(version).with_overrides(self.allow, self.deny)
+            self._allowlist = (version, allowed)
+        return self._allowlist[1]
 
     # -- commands ----------------------------------------------------------------------
 
@@ -273,9 +278,11 @@ class Client:
                 retries += 1
         duration = time.monotonic() - started
         reported = reply.exit_code is not None
-        code = (
-            reply.exit_code if reply.exit_code is not None else infer_exit_code(reply.stderr, infer)
-        )
+        code = reply.exit_code
+        if code is None:  # real MWAA: judged from what the command wrote
+            from ..exit_codes import infer_exit_code
+
+            code = infer_exit_code(reply.stderr, infer, reply.stdout)
         return Result(self.env, argv, reply.stdout, reply.stderr, code, reported, duration, retries)
 
     def run_many(
@@ -347,6 +354,13 @@ class Client:
         token = self.token()
         try:
             return self._post(token, body)
+        except ConnectError as exc:
+            if not exc.not_sent or token.obtained_at > time.time() - 2:
+                raise
+            # a cached token names a web server that does not answer (a local environment
+            # restarted on another port): nothing was sent, so ask for a new token once
+            self.tokens.forget()
+            return self._post(self.token(refresh=True), body)
         except AuthError:
             if token.obtained_at > time.time() - 2:
                 self.tokens.forget()  # a brand-new token was refused: don't keep it

@@ -148,11 +148,11 @@ class Transport:
         except ssl.SSLCertVerificationError as exc:
             raise _untrusted(url, exc) from exc
         except TimeoutError as exc:
-            raise ConnectError(
+            raise _not_sent(
                 f"cannot reach the web server {url}: no connection within {CONNECT_TIMEOUT:g} s"
             ) from exc
         except OSError as exc:
-            raise ConnectError(f"cannot reach the web server {url}: {_reason(exc)}") from exc
+            raise _not_sent(f"cannot reach the web server {url}: {_reason(exc)}") from exc
         assert conn.sock is not None
         conn.sock.settimeout(self.timeout)
         self._conns[key] = conn
@@ -253,6 +253,12 @@ def _proxy_in_environment(url: str) -> bool:
         ["HTTPS_PROXY", "https_proxy"] if url.startswith("https:") else ["HTTP_PROXY", "http_proxy"]
     )
     return any(os.environ.get(name) for name in names)
+
+
+def _not_sent(message: str) -> ConnectError:
+    error = ConnectError(message)
+    error.not_sent = True
+    return error
 
 
 def _reason(exc: BaseException) -> str:

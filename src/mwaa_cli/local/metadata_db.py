@@ -17,6 +17,7 @@ Each check costs well under a millisecond.
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 WRITE_LOCK_WAIT = 5.0  # what Airflow's own SQLite connections wait, too
@@ -33,6 +34,10 @@ READ_ONLY = frozenset(
 )  # fmt: skip
 
 
+RECHECK_AFTER = 1.0  # seconds a reader's successful check of one DB file is trusted
+_checked: dict[str, tuple[int, float]] = {}  # path -> (inode, when it was found usable)
+
+
 class MetadataUnavailable(Exception):
     """The metadata DB cannot serve a command right now (the message says why and what to do)."""
 
@@ -42,12 +47,20 @@ def check_sqlite(path: Path, command: str = "", timeout: float = WRITE_LOCK_WAIT
     ``command`` (an allowlist entry such as ``"variables set"``) can use now."""
     if command in NO_DB or command.startswith("providers "):
         return
-    if not path.is_file():
+    try:
+        info = path.stat()
+    except OSError:
+        info = None
+    if info is None or not path.is_file():
         raise MetadataUnavailable(
             f"the Airflow metadata database {path} is missing; the command was not run. "
             "Restore the file, or restart 'mwaa local serve' to create a new one"
         )
     reads_only = command in READ_ONLY
+    inode = info.st_ino
+    seen = _checked.get(str(path))
+    if reads_only and seen and seen[0] == inode and time.monotonic() - seen[1] < RECHECK_AFTER:
+        return  # the same file was found migrated an instant ago; a reader takes no lock
     try:
         conn = sqlite3.connect(
             f"file:{path}?mode={'ro' if reads_only else 'rw'}",
@@ -79,3 +92,4 @@ def check_sqlite(path: Path, command: str = "", timeout: float = WRITE_LOCK_WAIT
         raise MetadataUnavailable(
             f"the Airflow metadata database {path} is damaged ({exc}); the command was not run"
         ) from exc
+    _checked[str(path)] = (inode, time.monotonic())

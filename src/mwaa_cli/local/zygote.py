@@ -99,6 +99,43 @@ def warm_up() -> None:
         stats._get_registry()
     except Exception:
         pass
+    _preload_plugins()
+
+
+def _preload_plugins() -> None:
+    """Load Airflow's plugins once here (about 6 ms per command otherwise) - but only when
+    they load cleanly: a plugin that fails to import is logged by every cold command (and by
+    MWAA), so then each child keeps loading them itself and logs it the same way. A probe
+    child finds out first, so that a failure is never logged or cached in the zygote."""
+    try:
+        from airflow import plugins_manager
+    except ImportError:
+        return
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        clean = b"0"
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            plugins_manager.ensure_plugins_loaded()
+            errors = getattr(plugins_manager, "import_errors", None)
+            if errors is None and hasattr(plugins_manager, "get_import_errors"):
+                errors = plugins_manager.get_import_errors()
+            clean = b"1" if not errors else b"0"
+        finally:
+            os.write(write, clean)
+            os._exit(0)
+    os.close(write)
+    verdict = os.read(read, 1)
+    os.close(read)
+    os.waitpid(pid, 0)
+    if verdict == b"1":
+        try:
+            plugins_manager.ensure_plugins_loaded()
+        except Exception:
+            pass
 
 
 def preload() -> None:
@@ -178,11 +215,22 @@ class Entry:
         sys.excepthook(etype, value, tb)
 
 
-def run_child(entry: Entry, argv: list[str], out_fd: int, err_fd: int, close: list) -> None:
-    """In the forked child: become a cold ``airflow ARGV`` process, then exit. Never returns."""
+def run_child(
+    entry: Entry,
+    argv: list[str],
+    out_fd: int,
+    err_fd: int,
+    close: list,
+    done: socket.socket | None = None,
+) -> None:
+    """In the forked child: become a cold ``airflow ARGV`` process, then exit. Never returns.
+    ``done``: where to report the exit code just before exiting."""
     code = 1
     try:
-        os.setsid()
+        try:
+            os.setsid()
+        except OSError:  # a spare leads its session already
+            pass
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
@@ -219,6 +267,11 @@ def run_child(entry: Entry, argv: list[str], out_fd: int, err_fd: int, close: li
                 stream.flush()
             except BaseException:
                 pass
+        if done is not None:
+            try:
+                done.sendall(f"{code}\n".encode())
+            except BaseException:
+                pass
         os._exit(code)
 
 
@@ -233,7 +286,24 @@ def _recv_exact(conn: socket.socket, size: int) -> bytes:
     return b"".join(chunks)
 
 
+class _Job:
+    """A command in a child: the server's connection and the child's report socket."""
+
+    def __init__(self, conn: socket.socket, control: socket.socket) -> None:
+        self.conn, self.control, self.replied = conn, control, False
+
+    def reply(self, code: int) -> None:
+        if not self.replied:
+            self.replied = True
+            try:
+                self.conn.sendall(json.dumps({"exit_code": code}).encode() + b"\n")
+            except OSError:
+                pass
+
+
 class Zygote:
+    SPARES = 2  # children forked ahead, waiting for a command
+
     def __init__(self, path: str, entry: Entry) -> None:
         self.entry = entry
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -242,40 +312,90 @@ class Zygote:
         self.listener.bind(path)
         os.chmod(path, 0o600)
         self.listener.listen(64)
-        self.children: dict[int, socket.socket] = {}
+        self.children: dict[int, _Job] = {}
+        self.spares: list[tuple[int, socket.socket]] = []  # (pid, control socket)
         self.wake_r, self.wake_w = socket.socketpair()
         self.wake_r.setblocking(False)
         self.wake_w.setblocking(False)
+        self.sel = selectors.DefaultSelector()
 
     def serve(self) -> None:
         signal.set_wakeup_fd(self.wake_w.fileno())
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        sel = selectors.DefaultSelector()
-        sel.register(self.listener, selectors.EVENT_READ)
-        sel.register(self.wake_r, selectors.EVENT_READ)
-        sel.register(0, selectors.EVENT_READ)  # the server's pipe: EOF when it is gone
+        self.sel.register(self.listener, selectors.EVENT_READ, "accept")
+        self.sel.register(self.wake_r, selectors.EVENT_READ, "wake")
+        self.sel.register(0, selectors.EVENT_READ, "server")  # EOF when the server is gone
         try:
+            self._top_up()
             while True:
-                for key, _ in sel.select():
-                    if key.fileobj is self.listener:
+                for key, _ in self.sel.select():
+                    if key.data == "accept":
                         self._accept()
-                    elif key.fileobj == 0:
+                    elif key.data == "server":
                         if not os.read(0, 4096):
                             return
-                    else:
+                    elif key.data == "wake":
                         try:
                             while self.wake_r.recv(4096):
                                 pass
                         except BlockingIOError:
                             pass
+                    else:
+                        self._report(key.data)
                 self._reap()
+                self._top_up()
         finally:
-            for pid in self.children:  # commands run in their own sessions: end them too
+            signal.set_wakeup_fd(-1)  # no more wake-ups: the loop is over
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            # commands run in their own sessions: end them (and the idle spares) too
+            for pid in [*self.children, *(pid for pid, _ in self.spares)]:
                 try:
                     os.killpg(pid, signal.SIGKILL)
                 except OSError:
                     pass
+
+    def _open_sockets(self) -> list:
+        jobs = self.children.values()
+        return [
+            self.listener,
+            self.wake_r,
+            self.wake_w,
+            *(job.conn for job in jobs),
+            *(job.control for job in jobs),
+            *(control for _, control in self.spares),
+        ]
+
+    def _fork_spare(self) -> None:
+        """A child that waits for a command on a socketpair (forked now, not when asked)."""
+        control, child_end = socket.socketpair()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setsid()  # its own process group from birth: the server kills it whole
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                for obj in [*self._open_sockets(), control]:
+                    obj.close()
+                try:
+                    header, fds, _, _ = socket.recv_fds(child_end, 4, 2)
+                    if len(header) != 4 or len(fds) != 2:
+                        os._exit(0)  # the zygote is gone: nothing to run
+                    argv = json.loads(_recv_exact(child_end, struct.unpack("!I", header)[0]))
+                except (OSError, ValueError):
+                    os._exit(0)
+                run_child(self.entry, [str(a) for a in argv], fds[0], fds[1], [], child_end)
+            finally:
+                os._exit(70)
+        child_end.close()
+        self.spares.append((pid, control))
+
+    def _top_up(self) -> None:
+        while len(self.spares) < self.SPARES:
+            self._fork_spare()
 
     def _accept(self) -> None:
         conn, _ = self.listener.accept()
@@ -285,48 +405,71 @@ class Zygote:
             header, fds, _, _ = socket.recv_fds(conn, 4, 2)
             if len(header) != 4 or len(fds) != 2:
                 raise ConnectionError("bad request header")
-            request = json.loads(_recv_exact(conn, struct.unpack("!I", header)[0]))
-            argv = [str(a) for a in request["argv"]]
+            payload = _recv_exact(conn, struct.unpack("!I", header)[0])
+            argv = [str(a) for a in json.loads(payload)["argv"]]
         except (OSError, ValueError, KeyError, TypeError):
             for fd in fds:
                 os.close(fd)
             conn.close()
             return
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # the child never returns into the zygote's loop
-            try:
-                close = [self.listener, conn, self.wake_r, self.wake_w, *self.children.values()]
-                run_child(self.entry, argv, fds[0], fds[1], close)
-            finally:
-                os._exit(70)
-        for fd in fds:
-            os.close(fd)
-        self.children[pid] = conn
+        if not self.spares:
+            self._fork_spare()
+        pid, control = self.spares.pop(0)
+        job = json.dumps(argv).encode()
+        try:
+            socket.send_fds(control, [struct.pack("!I", len(job))], fds)
+            control.sendall(job)
+        except OSError:  # the spare died meanwhile: it is reaped below; refuse the request
+            control.close()
+            conn.close()
+            return
+        finally:
+            for fd in fds:
+                os.close(fd)
+        self.children[pid] = _Job(conn, control)
+        self.sel.register(control, selectors.EVENT_READ, pid)
         try:
             conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
         except OSError:
             pass
 
+    def _report(self, pid: int) -> None:
+        """A child said its exit code: pass it on now, before the kernel has torn it down."""
+        job = self.children.get(pid)
+        if job is None:
+            return
+        try:
+            line = job.control.recv(64)
+        except OSError:
+            line = b""
+        self.sel.unregister(job.control)
+        if line.strip().lstrip(b"-").isdigit():
+            job.reply(int(line))
+
     def _reap(self) -> None:
-        while self.children:
+        while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
-            conn = self.children.pop(pid, None)
-            if conn is None:
+            spare = next((s for s in self.spares if s[0] == pid), None)
+            if spare is not None:  # an idle spare died (killed from outside)
+                self.spares.remove(spare)
+                spare[1].close()
                 continue
-            try:
-                code = os.waitstatus_to_exitcode(status)
-                conn.sendall(json.dumps({"exit_code": code}).encode() + b"\n")
-            except OSError:
-                pass
-            finally:
-                conn.close()
+            job = self.children.pop(pid, None)
+            if job is None:
+                continue
+            if job.control.fileno() != -1 and not job.replied:
+                try:
+                    self.sel.unregister(job.control)
+                except (KeyError, ValueError):
+                    pass
+            job.reply(os.waitstatus_to_exitcode(status))
+            job.control.close()
+            job.conn.close()
 
 
 def main() -> None:

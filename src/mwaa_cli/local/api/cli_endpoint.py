@@ -32,6 +32,13 @@ def _error(status: int, code: str, message: str) -> CliError:
     return CliError(status, code, message)
 
 
+def _checked_run(app: LocalApp, command: str, argv: list[str]):
+    """The pre-command check, then the command (one trip to a worker thread for both)."""
+    if app.preflight is not None:
+        app.preflight(command)
+    return app.run_command(argv)
+
+
 def routes(app: LocalApp) -> list[Route]:
     async def cli(request: Request) -> Response:
         raw_path = request.scope.get("raw_path") or b""
@@ -64,9 +71,7 @@ def routes(app: LocalApp) -> list[Route]:
         shown = json.dumps(mask_argv(argv))
         try:
             async with app.queue.slot() as waited:
-                if app.preflight is not None:
-                    await run_in_threadpool(app.preflight, command)
-                result = await run_in_threadpool(app.run_command, argv)
+                result = await run_in_threadpool(_checked_run, app, command, argv)
         except QueueRefused as exc:
             log.warning("not running %s: %s", shown, exc)
             error = CliError(503, "ServiceUnavailable", f"too many CLI commands at once: {exc}")
