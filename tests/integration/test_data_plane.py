@@ -102,7 +102,8 @@ def _in_background(server, body: str, sink: list, label: str = "") -> threading.
 
 def test_commands_beyond_the_limit_wait_their_turn_in_order(server):
     done: list = []
-    busy = [_in_background(server, "variables get sleep=1.2", done, "slow") for _ in range(2)]
+    # one slot frees at 0.6 s, the other at 1.2 s: whoever waited first gets the first one
+    busy = [_in_background(server, f"variables get sleep={s}", done, "slow") for s in (0.6, 1.2)]
     time.sleep(0.2)
     first = _in_background(server, "variables get first", done, "first")
     time.sleep(0.3)
