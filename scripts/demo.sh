@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
+# Airflow runtimes shared with the tests; the first start of a version makes its runtime
+export MWAA_CLI_RUNTIMES=${MWAA_CLI_RUNTIMES:-$PWD/.tools/runtimes}
 export MWAA_CLI_HOME=${MWAA_CLI_HOME:-$PWD/.state}
 # the environment's AWS profile goes to files of the demo's own, not your ~/.aws
 export AWS_CONFIG_FILE=$MWAA_CLI_HOME/aws/config AWS_SHARED_CREDENTIALS_FILE=$MWAA_CLI_HOME/aws/credentials
@@ -19,7 +21,7 @@ mwaa local serve --port "$PORT" >"$log" 2>&1 &
 server=$!
 trap 'kill -INT $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
 
-for _ in $(seq 240); do
+for _ in $(seq 1200); do  # 10 minutes: the very first start installs Airflow
   grep -q "Press Ctrl-C" "$log" && break
   kill -0 $server 2>/dev/null || { cat "$log"; exit 1; }
   sleep 0.5

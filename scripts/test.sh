@@ -3,7 +3,9 @@
 # (a real `mwaa local serve` with real Airflow, boto3, the AWS CLI and curl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/bootstrap.sh
+# the runtimes the tests run: the newest Airflow and the 2.x most MWAA users run
+export MWAA_CLI_RUNTIMES=${MWAA_CLI_RUNTIMES:-$PWD/.tools/runtimes}
+scripts/bootstrap.sh 3.3.1 2.10.3
 export PATH="$PWD/.venv/bin:$PWD/.tools/awscli/bin:$PATH"
 ruff check src tests bench
 ruff format --check src tests bench

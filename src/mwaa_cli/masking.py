@@ -122,3 +122,17 @@ def mask_line(line: str) -> str:
         return line
     masked = mask_argv(argv)
     return line if masked == argv else shlex.join(masked)
+
+
+# Airflow's own list of sensitive names (core.sensitive_var_conn_names' defaults)
+_SENSITIVE_NAMES = (
+    "access_token", "api_key", "apikey", "authorization", "passphrase", "passwd",
+    "password", "private_key", "secret", "token", "keyfile_dict", "service_account",
+)  # fmt: skip
+
+
+def looks_secret(name: str) -> bool:
+    """Whether a variable named ``name`` holds a secret by Airflow's rules (or is a
+    connection, whose URI may hold a password)."""
+    lowered = name.lower()
+    return lowered.startswith("airflow_conn_") or any(s in lowered for s in _SENSITIVE_NAMES)

@@ -12,25 +12,53 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 import pytest
 
-from mwaa_cli.local.airflow_home import AirflowHome, airflow_command, sample_dags_folder
+from mwaa_cli.local.airflow.home import AirflowHome, sample_dags_folder
+from mwaa_cli.local.airflow.runtime import Runtime, runtime_for
+from mwaa_cli.local.airflow.versions import DEFAULT
 
 BIN = Path(sys.executable).parent
 READY_TIMEOUT = 180
+# the Airflow 2 runtime the tests run beside the default (scripts/test.sh installs both)
+AIRFLOW2 = "2.10.3"
 
 
-def _require_airflow() -> None:
-    try:
-        metadata.version("apache-airflow")
-    except metadata.PackageNotFoundError:
-        message = "Apache Airflow is not installed (run scripts/bootstrap.sh): e2e tests need it"
+def require_runtime(version: str = DEFAULT) -> Runtime:
+    """The installed runtime of ``version`` (scripts/test.sh installs 3.3.1 and 2.10.3)."""
+    runtime = runtime_for(version)
+    if not runtime.ready():
+        message = (
+            f"the Airflow {version} runtime is not installed: `mwaa local runtimes install "
+            f"{version}` (scripts/test.sh does it)"
+        )
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+    return runtime
+
+
+def installed_airflow(version: str = DEFAULT) -> str:
+    """The apache-airflow version really installed in the runtime of ``version``."""
+    from importlib import metadata
+
+    site = str(runtime_for(version).site_packages)
+    found = [d.version for d in metadata.distributions(path=[site]) if d.name == "apache-airflow"]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _require_airflow() -> None:
+    require_runtime(DEFAULT)
+
+
+def prepared_home(root: Path, dags: Path, version: str = DEFAULT) -> AirflowHome:
+    """A prepared Airflow home of the runtime of ``version`` (outside any server)."""
+    home = AirflowHome(root, dags, require_runtime(version))
+    home.prepare(log=lambda _: None)
+    return home
 
 
 def free_port() -> int:
@@ -142,6 +170,7 @@ class LocalEnv:
     state_dir: Path
     name: str = "local"
     output: list[str] = field(default_factory=list)
+    airflow_version: str = DEFAULT
 
     tls: bool = True
 
@@ -197,10 +226,9 @@ class LocalEnv:
     def airflow(self, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
         """The same Airflow command run directly, cold, with the environment's settings
         (and ``env`` on top)."""
-        env = {**AirflowHome(self.home, sample_dags_folder()).environ(), **(env or {})}
-        return subprocess.run(
-            [*airflow_command(), *args], env=env, capture_output=True, timeout=300
-        )
+        home = AirflowHome(self.home, sample_dags_folder(), runtime_for(self.airflow_version))
+        env = {**home.environ(), **(env or {})}
+        return subprocess.run([*home.airflow, *args], env=env, capture_output=True, timeout=300)
 
     def stderr_text(self) -> str:
         return "".join(self.output)
@@ -214,6 +242,17 @@ class LocalEnv:
         assert match, self.stderr_text()
         return match.group(1)
 
+    @property
+    def installed_airflow(self) -> str:
+        """The version of Apache Airflow installed in this environment's runtime (read from
+        its site-packages, not from what was asked for)."""
+        return installed_airflow(self.airflow_version)
+
+    @property
+    def rest_prefix(self) -> str:
+        """Where Airflow's REST API lives in this environment's version."""
+        return "/api/v2" if self.airflow_version.startswith("3") else "/api/v1"
+
     def wait_for_api(self, timeout: float = 120) -> str:
         """Airflow's API server URL, once it answers."""
         import httpx
@@ -221,7 +260,7 @@ class LocalEnv:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                httpx.get(self.api_url + "/api/v2/version", timeout=5)
+                httpx.get(f"{self.api_url}{self.rest_prefix}/version", timeout=5)
                 return self.api_url
             except httpx.HTTPError:
                 assert time.monotonic() < deadline, "the API server never answered"
@@ -236,8 +275,8 @@ def _pump(stream, sink: list[str]) -> None:
         sink.append(line)
 
 
-def start_local_env(tmp: Path, *extra: str) -> LocalEnv:
-    _require_airflow()
+def start_local_env(tmp: Path, *extra: str, version: str = DEFAULT) -> LocalEnv:
+    require_runtime(version)
     port = free_port()
     state = tmp / "state"
     env = dict(
@@ -247,14 +286,23 @@ def start_local_env(tmp: Path, *extra: str) -> LocalEnv:
         AWS_SHARED_CREDENTIALS_FILE=str(tmp / "aws" / "credentials"),
     )
     proc = subprocess.Popen(
-        [str(BIN / "mwaa"), "local", "serve", "--port", str(port), *extra],
+        [
+            *(str(BIN / "mwaa"), "local", "serve", "--port", str(port)),
+            *(["--airflow-version", version] if "--airflow-version" not in extra else []),
+            *extra,
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     local = LocalEnv(
-        proc, port, state / "local" / "local", state, tls="--insecure-http" not in extra
+        proc,
+        port,
+        state / "local" / "local",
+        state,
+        tls="--insecure-http" not in extra,
+        airflow_version=version,
     )
     threading.Thread(target=_pump, args=(proc.stdout, local.output), daemon=True).start()
     deadline = time.monotonic() + READY_TIMEOUT
@@ -269,8 +317,15 @@ def start_local_env(tmp: Path, *extra: str) -> LocalEnv:
 def wait_for_dags(local: LocalEnv, dag_ids: set[str], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        out = local.mwaa("run", "--", "dags", "list", "-o", "plain").stdout.decode()
-        if dag_ids <= set(out.split()):
+        out = local.mwaa("run", "--", "dags", "list", "-o", "json").stdout.decode()
+        try:
+            listed = json.loads(out.splitlines()[-1]) if out.strip() else []
+        except ValueError:
+            listed = []
+        # in the metadata DB: Airflow 2 lists DAGs from their files, is_paused None until
+        # the scheduler has registered them
+        known = {d["dag_id"] for d in listed if d.get("is_paused") is not None}
+        if dag_ids <= known:
             return
         time.sleep(1)
     raise AssertionError(f"DAGs {dag_ids} never reached the metadata DB")

@@ -6,16 +6,15 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from importlib import metadata
 
 import pytest
 
 from mwaa_cli.errors import ExitStatus
 
-from .conftest import BIN
+from .conftest import BIN, installed_airflow
 from .proxies import connect_proxy, socks5_proxy
 
-VERSION = metadata.version("apache-airflow")
+VERSION = installed_airflow()
 
 
 def test_json_envelope(local_env):

@@ -1,11 +1,12 @@
-"""End to end: real Airflow behind `mwaa local serve`, the real client, boto3, AWS CLI, curl."""
+"""End to end: real Airflow behind `mwaa local serve`, the real client, boto3, AWS CLI, curl -
+the flow on the Airflow 3.3.1 and 2.10.3 runtimes (`flow_env`), TLS on the default one."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
-from importlib import metadata
 
 import boto3
 import pytest
@@ -13,6 +14,9 @@ from botocore.config import Config
 
 from mwaa_cli import Client
 from mwaa_cli.errors import ExitStatus
+from mwaa_cli.local.airflow.versions import DEFAULT
+
+from .conftest import AIRFLOW2, start_local_env, stop, wait_for_dags
 
 # Commands whose output does not change between two runs (no timestamps or run ids).
 IDENTICAL = [
@@ -31,11 +35,31 @@ IDENTICAL = [
 ]
 
 
+def without_log_lines(out: bytes) -> bytes:
+    """Output without the timestamped log lines Airflow 2 prints on stdout."""
+    return b"\n".join(ln for ln in out.split(b"\n") if not re.match(rb"\[\d{4}-\d\d-\d\d", ln))
+
+
+@pytest.fixture(scope="module", params=[DEFAULT, AIRFLOW2])
+def flow_env(request, tmp_path_factory):
+    """A running environment of each runtime CI covers: the session's for the default
+    version, one of this module's own for Airflow 2."""
+    if request.param == DEFAULT:
+        yield request.getfixturevalue("local_env")
+        return
+    local = start_local_env(tmp_path_factory.mktemp("flow2"), version=request.param)
+    try:
+        wait_for_dags(local, {"hello_mwaa", "etl_with_params", "daily_report"})
+        yield local
+    finally:
+        stop(local)
+
+
 @pytest.mark.parametrize("argv", IDENTICAL, ids=" ".join)
-def test_output_identical_to_direct_airflow(local_env, argv):
-    remote = local_env.mwaa("run", "--", *argv)
-    direct = local_env.airflow(*argv)
-    assert remote.stdout == direct.stdout
+def test_output_identical_to_direct_airflow(flow_env, argv):
+    remote = flow_env.mwaa("run", "--", *argv)
+    direct = flow_env.airflow(*argv)
+    assert without_log_lines(remote.stdout) == without_log_lines(direct.stdout)
     assert remote.returncode == direct.returncode
     if direct.returncode != 0:  # error messages too (log lines carry timestamps; skip those)
 
@@ -45,8 +69,8 @@ def test_output_identical_to_direct_airflow(local_env, argv):
         assert messages(remote.stderr) == messages(direct.stderr)
 
 
-def test_trigger_runs_to_success_and_variables_round_trip(local_env):
-    run = local_env.mwaa
+def test_trigger_runs_to_success_and_variables_round_trip(flow_env):
+    run = flow_env.mwaa
     assert run("run", "--", "dags", "unpause", "etl_with_params").returncode == 0
     trig = run("run", "--", "dags", "trigger", "etl_with_params", "-c", '{"rows": 4}', "-o", "json")
     assert trig.returncode == 0, trig.stderr
@@ -77,43 +101,43 @@ def test_trigger_runs_to_success_and_variables_round_trip(local_env):
     assert run("run", "--", "variables", "set", "k1", value).returncode == 0
     got = run("run", "--", "variables", "get", "k1")
     assert got.stdout.decode() == value + "\n"
-    assert local_env.airflow("variables", "get", "k1").stdout.decode() == value + "\n"
+    assert flow_env.airflow("variables", "get", "k1").stdout.decode() == value + "\n"
 
 
-def test_library_client(local_env, monkeypatch):
-    for key, value in local_env.aws_environ().items():
+def test_library_client(flow_env, monkeypatch):
+    for key, value in flow_env.aws_environ().items():
         monkeypatch.setenv(key, value)
     with Client(env="local") as client:
         result = client.run(["dags", "list", "-o", "json"])
         info = client.get_environment()
     assert result.exit_code == 0 and result.exit_code_reported
     assert {d["dag_id"] for d in json.loads(result.stdout)} >= {"hello_mwaa", "daily_report"}
-    assert info["AirflowVersion"] == metadata.version("apache-airflow")
+    assert info["AirflowVersion"] == flow_env.installed_airflow
 
 
-def test_boto3_control_plane(local_env):
+def test_boto3_control_plane(flow_env):
     mwaa = boto3.client(
         "mwaa",
-        endpoint_url=local_env.endpoint,
+        endpoint_url=flow_env.endpoint,
         region_name="us-east-1",
-        aws_access_key_id=local_env.key["AccessKeyId"],
-        aws_secret_access_key=local_env.key["SecretAccessKey"],
+        aws_access_key_id=flow_env.key["AccessKeyId"],
+        aws_secret_access_key=flow_env.key["SecretAccessKey"],
         config=Config(inject_host_prefix=False),
-        verify=local_env.ca_bundle,
+        verify=flow_env.ca_bundle,
     )
     env = mwaa.get_environment(Name="local")["Environment"]
     assert env["Status"] == "AVAILABLE"
-    assert env["AirflowVersion"] == metadata.version("apache-airflow")
-    assert env["WebserverUrl"] == f"127.0.0.1:{local_env.port}"
+    assert env["AirflowVersion"] == flow_env.installed_airflow
+    assert env["WebserverUrl"] == f"127.0.0.1:{flow_env.port}"
     assert mwaa.list_environments()["Environments"] == ["local"]
     token = mwaa.create_cli_token(Name="local")
-    assert token["WebServerHostname"] == f"127.0.0.1:{local_env.port}"
+    assert token["WebServerHostname"] == f"127.0.0.1:{flow_env.port}"
     with pytest.raises(mwaa.exceptions.ResourceNotFoundException):
         mwaa.create_cli_token(Name="prod")
 
 
-def test_aws_cli_unmodified(local_env):
-    env = local_env.aws_environ()
+def test_aws_cli_unmodified(flow_env):
+    env = flow_env.aws_environ()
     out = subprocess.run(
         ["aws", "mwaa", "create-cli-token", "--name", "local"],
         env=env,
@@ -121,7 +145,7 @@ def test_aws_cli_unmodified(local_env):
         timeout=60,
     )
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["WebServerHostname"] == f"127.0.0.1:{local_env.port}"
+    assert json.loads(out.stdout)["WebServerHostname"] == f"127.0.0.1:{flow_env.port}"
     missing = subprocess.run(
         ["aws", "mwaa", "get-environment", "--name", "nope"],
         env=env,
@@ -145,30 +169,30 @@ CLI_JSON=$(aws mwaa --region us-east-1 create-cli-token --name $NAME) \
 """
 
 
-def test_curl_script_from_the_user_guide(local_env, have_curl):
-    env = dict(local_env.aws_environ(), NAME="local", COMMAND="dags list -o json")
+def test_curl_script_from_the_user_guide(flow_env, have_curl):
+    env = dict(flow_env.aws_environ(), NAME="local", COMMAND="dags list -o json")
     out = subprocess.run(["bash", "-c", GUIDE_SCRIPT], env=env, capture_output=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout == local_env.airflow("dags", "list", "-o", "json").stdout
+    assert out.stdout == flow_env.airflow("dags", "list", "-o", "json").stdout
 
 
-def test_disallowed_command_never_runs(local_env):
-    assert local_env.mwaa("run", "--", "variables", "set", "canary", "alive").returncode == 0
-    refused = local_env.mwaa("run", "--", "db", "reset", "--yes")
+def test_disallowed_command_never_runs(flow_env):
+    assert flow_env.mwaa("run", "--", "variables", "set", "canary", "alive").returncode == 0
+    refused = flow_env.mwaa("run", "--", "db", "reset", "--yes")
     assert refused.returncode == ExitStatus.COMMAND_REJECTED
     assert refused.stderr.startswith(b"mwaa: error: ") and b"Traceback" not in refused.stderr
-    assert local_env.airflow("variables", "get", "canary").stdout == b"alive\n"
-    audit = (local_env.home / "logs" / "audit.log").read_text()
+    assert flow_env.airflow("variables", "get", "canary").stdout == b"alive\n"
+    audit = (flow_env.home / "logs" / "audit.log").read_text()
     assert '"db", "reset"' not in audit and '"variables", "get"' in audit
 
 
-def test_envs_lists_the_local_environment(local_env):
-    out = local_env.mwaa("envs")
+def test_envs_lists_the_flow_environment(flow_env):
+    out = flow_env.mwaa("envs")
     assert out.returncode == 0
     assert out.stdout.decode().splitlines()[1].split()[:3] == [
         "local",
         "AVAILABLE",
-        metadata.version("apache-airflow"),
+        flow_env.installed_airflow,
     ]
 
 
@@ -208,7 +232,7 @@ def test_client_trusts_the_local_ca_without_configuration(local_env, machine_bun
         ["mwaa", "run", "--", "version"], env=env, capture_output=True, timeout=120
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == metadata.version("apache-airflow").encode()
+    assert out.stdout.strip() == local_env.installed_airflow.encode()
 
 
 def test_untrusted_certificate_is_a_clear_error(local_env, tmp_path):

@@ -1,8 +1,7 @@
 """Every translation rule whose target is Airflow 2, run on a real Airflow 2.10.3 CLI
-(`.tools/airflow2`, installed by scripts/bootstrap.sh) with a SQLite metadata DB: the
-translated command must be accepted by the 2.x allowlist and succeed.
-
-The local environment itself runs Airflow 3.3.1, so these run the Airflow 2 CLI directly.
+(the 2.10.3 runtime, installed by scripts/test.sh) with a SQLite metadata DB: the translated
+command must be accepted by the 2.x allowlist and succeed. These run the Airflow 2 CLI
+directly, without a server.
 """
 
 from __future__ import annotations
@@ -18,10 +17,9 @@ from mwaa_cli.commands import Allowlist
 from mwaa_cli.confirmations import add_yes
 from mwaa_cli.translate import RULES, translate
 
+from .conftest import AIRFLOW2, require_runtime
 from .translation_cases import DAY, LIVE_110
 
-ROOT = Path(__file__).resolve().parents[2]
-AIRFLOW2 = ROOT / ".tools" / "airflow2" / "bin" / "airflow"
 DAGS = Path(__file__).with_name("airflow2_dags")
 # Each rule's old spelling: the 1.10 ones, and 3.x spellings as a 2.x user might type them.
 LIVE = {
@@ -38,10 +36,7 @@ ORDER.append("delete_dag")  # last: it removes a DAG
 
 @pytest.fixture(scope="module")
 def airflow2(tmp_path_factory):
-    if not AIRFLOW2.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{AIRFLOW2} is missing: scripts/bootstrap.sh installs it")
-        pytest.skip("Airflow 2 is not installed (scripts/bootstrap.sh)")
+    airflow = require_runtime(AIRFLOW2).airflow
     home = tmp_path_factory.mktemp("airflow2")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
@@ -49,12 +44,12 @@ def airflow2(tmp_path_factory):
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-        "PATH": f"{AIRFLOW2.parent}{os.pathsep}{os.environ.get('PATH', '')}",  # tasks run
+        "PATH": f"{airflow.parent}{os.pathsep}{os.environ.get('PATH', '')}",  # tasks run
     }
 
     def run(*argv: str, extra: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [str(AIRFLOW2), *argv],
+            [str(airflow), *argv],
             env={**env, **(extra or {})},
             capture_output=True,
             timeout=300,

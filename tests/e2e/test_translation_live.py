@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shlex
-from importlib import metadata
 
 import pytest
 
@@ -19,10 +18,10 @@ from mwaa_cli.confirmations import needs_confirmation
 from mwaa_cli.errors import ExitStatus
 from mwaa_cli.translate import RULES
 
-from .conftest import start_local_env, stop
+from .conftest import installed_airflow, start_local_env, stop
 from .translation_cases import DAY, LIVE_110
 
-MAJOR = int(metadata.version("apache-airflow").split(".")[0])
+MAJOR = int(installed_airflow().split(".")[0])
 # Each rule's old spelling: the 1.10 ones, and 2.x spellings as a 3.x user might type them.
 LIVE = {
     **LIVE_110,

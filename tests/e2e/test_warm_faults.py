@@ -11,22 +11,23 @@ from pathlib import Path
 
 import pytest
 
-from mwaa_cli.local.airflow_home import AirflowHome
 from mwaa_cli.local.executor import WarmExecutor
 
-from .conftest import _require_airflow
+from .conftest import prepared_home
 
 DAGS = Path(__file__).with_name("fault_dags")
 
 
 @pytest.fixture(scope="module")
 def warm():
-    _require_airflow()
     root = Path(tempfile.mkdtemp(prefix="mwaa-faults-"))
-    home = AirflowHome(root, DAGS)
-    home.prepare(log=lambda _: None)
-    executor = WarmExecutor(
-        home.environ(), root / "z.sock", timeout=8, concurrency=2, output_limit=2 * 1024 * 1024
+    home = prepared_home(root, DAGS)
+    executor = WarmExecutor.for_home(
+        home,
+        root / "z.sock",
+        timeout=8,
+        concurrency=2,
+        output_limit=2 * 1024 * 1024,
     )
     executor.start()
     assert executor.run(["dags", "reserialize"]).exit_code == 0

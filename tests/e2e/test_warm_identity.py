@@ -1,6 +1,6 @@
 """The warm executor (fork per command) prints exactly what a cold `airflow` process does:
-stdout, stderr and exit code, for every command on MWAA's Airflow 3 allowlist that can run
-here. Times, run ids and durations are normalised; nothing else is."""
+stdout, stderr and exit code, for every command on MWAA's allowlist that can run
+here, on Airflow 3 and Airflow 2 runtimes. Times, run ids and durations are normalised; nothing else is."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from mwaa_cli.commands import Allowlist
-from mwaa_cli.local.airflow_home import AirflowHome, airflow_command, sample_dags_folder
+from mwaa_cli.local.airflow.home import sample_dags_folder
+from mwaa_cli.local.airflow.versions import DEFAULT
 from mwaa_cli.local.executor import SubprocessExecutor, WarmExecutor
 
-from .conftest import _require_airflow
+from .conftest import AIRFLOW2, prepared_home
 
 RUN = "ident_run"
 CONN_URI = "postgresql://user:secret@db.example.com:5432/x"
@@ -101,12 +102,31 @@ CASES: list[tuple[list[str], list[str] | None]] = [
     (["dags", "trigger", "hello_mwaa", "-c", "{not json"], None),
     (["tasks", "list", "no_such_dag"], None),
 ]
+# Airflow 2's allowlist: the same commands where they exist, and its own
+_ONLY_3 = {"assets", "backfill"}
+CASES_2: list[tuple[list[str], list[str] | None]] = [
+    (argv, setup)
+    for argv, setup in CASES
+    if argv[0] not in _ONLY_3 and argv[:2] != ["providers", "get"]
+] + [
+    (["providers", "get", "apache-airflow-providers-http"], None),
+    (
+        ["dags", "backfill", "daily_report", "-s", "2025-01-01", "-e", "2025-01-03", "--dry-run"],
+        None,
+    ),
+    (["tasks", "run", "hello_mwaa", "say_hello", RUN, "--local"], None),
+    (["tasks", "run", "no_such_dag", "t", RUN], None),
+]
+BY_VERSION = {DEFAULT: CASES, AIRFLOW2: CASES_2}
 
 _NORMALISE = [
     (re.compile(rb"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(\+00:00|Z)?"), b"<TS>"),
     (re.compile(rb"datetime\.datetime\([^)]*\)(, tzinfo=Timezone\('UTC'\)\))?"), b"<DT>"),
     (re.compile(rb"DateTime\([\d, ]+(, tzinfo=Timezone\('UTC'\))?\)"), b"<DT>"),
     (re.compile(rb"\d+:\d{2}:\d{2}\.\d+"), b"<DURATION>"),
+    (re.compile(rb"\d{8}T\d{6}"), b"<TS>"),  # Airflow 2's compact dates
+    (re.compile(rb"<TS>,\d{3}"), b"<TS>"),  # Airflow 2's task log lines
+    (re.compile(rb"\b\d{2}:\d{2}:\d{2}\+00:00"), b"<TIME>"),  # a wrapped table cell's time
     (re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), b"<UUID>"),
     (re.compile(rb"(duration|pid|run_duration|id)=[0-9.]+"), rb"\1=<N>"),
     # delete_dag deletes per model in mapper-registry order; cascades make the count vary
@@ -121,40 +141,62 @@ _NORMALISE = [
 # zygote's, so line order differs run to run; compare these as sorted lines.
 UNORDERED = {"db clean", "dags test", "tasks failed-deps"}
 
-_QUOTED_LIST = re.compile(rb"\[(?:'[^']*'(?:, )?)+\]")
+_QUOTED_LIST = re.compile(rb"[\[{](?:'[^']*'(?:, )?)+[\]}]")
 
 
 def normalise(data: bytes) -> bytes:
     # lists printed from sets follow each process's hash seed (db clean's table list)
-    data = _QUOTED_LIST.sub(lambda m: b", ".join(sorted(m.group(0)[1:-1].split(b", "))), data)
+    data = _QUOTED_LIST.sub(
+        lambda m: (
+            m.group(0)[:1] + b", ".join(sorted(m.group(0)[1:-1].split(b", "))) + m.group(0)[-1:]
+        ),
+        data,
+    )
     for pattern, replacement in _NORMALISE:
         data = pattern.sub(replacement, data)
     return data
 
 
 @pytest.fixture(scope="module")
-def executors():
-    _require_airflow()
-    root = Path(tempfile.mkdtemp(prefix="mwaa-ident-"))
-    home = AirflowHome(root, sample_dags_folder())
-    home.prepare(log=lambda _: None)
-    cold = SubprocessExecutor(airflow_command(), home.environ(), timeout=300)
-    for setup in (["dags", "reserialize"], ["dags", "trigger", "hello_mwaa", "-r", RUN]):
-        assert cold.run(setup).exit_code == 0
-    warm = WarmExecutor(home.environ(), root / "zygote.sock", timeout=300)
-    warm.start()
-    yield warm, cold, home.db_path
-    warm.stop()
+def executors_of():
+    """version -> (warm, cold, DB path): one home per runtime, made on first use."""
+    made: dict[str, tuple[WarmExecutor, SubprocessExecutor, Path]] = {}
+
+    def get(version: str) -> tuple[WarmExecutor, SubprocessExecutor, Path]:
+        if version in made:
+            return made[version]
+        for other in list(made):  # one runtime's processes at a time on two cores
+            made.pop(other)[0].stop()
+        root = Path(tempfile.mkdtemp(prefix="mwaa-ident-"))
+        home = prepared_home(root, sample_dags_folder(), version)
+        cold = SubprocessExecutor(home.airflow, home.environ(), timeout=300)
+        for setup in (["dags", "reserialize"], ["dags", "trigger", "hello_mwaa", "-r", RUN]):
+            done = cold.run(setup)
+            assert done.exit_code == 0, done.stderr
+        warm = WarmExecutor.for_home(home, root / "zygote.sock", timeout=300)
+        warm.start()
+        made[version] = (warm, cold, home.db_path)
+        return made[version]
+
+    yield get
+    for warm, _, _ in made.values():
+        warm.stop()
 
 
-def test_cases_cover_the_whole_allowlist():
-    covered = {Allowlist.for_version("3.3.1").command_of(argv) for argv, _ in CASES}
-    assert covered == set(Allowlist.for_version("3.3.1").commands)
+@pytest.mark.parametrize("version", list(BY_VERSION))
+def test_cases_cover_the_whole_allowlist(version):
+    allowlist = Allowlist.for_version(version)
+    covered = {allowlist.command_of(argv) for argv, _ in BY_VERSION[version]}
+    assert covered == set(allowlist.commands)
 
 
-@pytest.mark.parametrize("argv,setup", CASES, ids=[" ".join(a) for a, _ in CASES])
-def test_warm_equals_cold(executors, argv, setup):
-    warm, cold, db = executors
+@pytest.mark.parametrize(
+    "version,argv,setup",
+    [(v, argv, setup) for v, cases in BY_VERSION.items() for argv, setup in cases],
+    ids=[f"{v}: {' '.join(argv)}" for v, cases in BY_VERSION.items() for argv, _ in cases],
+)
+def test_warm_equals_cold(executors_of, version, argv, setup):
+    warm, cold, db = executors_of(version)
     command = " ".join(argv[:2])
     if setup:
         cold.run(setup)

@@ -155,20 +155,27 @@ def test_commands_without_the_db_pass_even_when_it_is_missing(tmp_path):
 
 
 def test_an_existing_home_keeps_its_permissions_with_a_warning(tmp_path, monkeypatch):
-    from mwaa_cli.local import airflow_home
+    from mwaa_cli.local.airflow import home as airflow_home
+    from mwaa_cli.local.airflow.flavour import Flavour
+    from mwaa_cli.local.airflow.runtime import Runtime
+    from mwaa_cli.local.airflow.versions import lookup
 
+    # no Airflow here: what prepare() asks of it is skipped, the files it makes are checked
     monkeypatch.setattr(airflow_home.AirflowHome, "migrate", lambda self: None)
-    monkeypatch.setattr(airflow_home, "airflow_version", lambda: "3.3.1")
+    monkeypatch.setattr(Flavour, "prepare_users", lambda self, home, passwords: None)
     monkeypatch.setattr(airflow_home, "install_plugin", lambda site: None)
+    runtime = Runtime(lookup("3.3.1"), tmp_path / "runtime")
+    (tmp_path / "runtime").mkdir()
+    (tmp_path / "runtime" / "mwaa-runtime.json").write_text('{"site_packages": "/nowhere"}')
     shared = tmp_path / "shared"
     shared.mkdir(mode=0o755)
     os.chmod(shared, 0o755)
     said: list[str] = []
-    airflow_home.AirflowHome(shared, tmp_path).prepare(log=said.append)
+    airflow_home.AirflowHome(shared, tmp_path, runtime).prepare(log=said.append)
     assert stat.S_IMODE(shared.stat().st_mode) == 0o755  # not changed behind the user's back
     assert any("readable by other users" in line for line in said)
     fresh = tmp_path / "fresh" / "home"
-    airflow_home.AirflowHome(fresh, tmp_path).prepare(log=said.append)
+    airflow_home.AirflowHome(fresh, tmp_path, runtime).prepare(log=said.append)
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o700
     assert stat.S_IMODE((fresh / "ui-passwords.json").stat().st_mode) == 0o600
 

@@ -105,6 +105,40 @@ def local() -> None:
     "to every profile in a shell that sources it",
 )
 @click.option(
+    "--airflow-version",
+    metavar="X.Y.Z",
+    help="the Apache Airflow version MWAA offers to run (see `mwaa local runtimes`) "
+    "[default: the env file's, else the newest]",
+)
+@click.option(
+    "--requirements",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="requirements.txt installed on top of the runtime, with MWAA's rules",
+)
+@click.option(
+    "--plugins",
+    type=click.Path(exists=True, path_type=Path),
+    help="plugins folder or plugins.zip, unpacked into the Airflow home's plugins/",
+)
+@click.option(
+    "--startup-script",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="startup.sh sourced by bash before the requirements and before each component",
+)
+@click.option(
+    "--airflow-config",
+    "airflow_config",
+    multiple=True,
+    metavar="SECTION.KEY=VALUE",
+    help="an Airflow configuration option, as MWAA's AirflowConfigurationOptions "
+    "(repeatable; @FILE reads a JSON object or KEY=VALUE lines)",
+)
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="the environment's definition [default: mwaa-local.toml here or beside --dags]",
+)
+@click.option(
     "--webserver-access-mode",
     type=click.Choice(["PUBLIC_ONLY", "PRIVATE_ONLY"]),
     default="PUBLIC_ONLY",
@@ -121,6 +155,8 @@ def serve(**opts) -> None:
             f"the local environment needs the 'local' extra ({exc.name} is missing): "
             "pip install 'mwaa-cli[local]'"
         ) from exc
+    from ..local.airflow.config_options import parse
+
     options = ServeOptions(
         name=opts["name"],
         home=opts["home"],
@@ -143,5 +179,256 @@ def serve(**opts) -> None:
         write_profile=opts["write_profile"],
         profile=not opts["no_profile"],
         access_mode=opts["webserver_access_mode"],
+        airflow_version=opts["airflow_version"],
+        requirements=opts["requirements"],
+        plugins=opts["plugins"],
+        startup_script=opts["startup_script"],
+        airflow_config=parse(opts["airflow_config"]),
+        env_file=opts["env_file"],
     )
     raise SystemExit(run_server(options, paths.state_dir()))
+
+
+# -- runtimes ---------------------------------------------------------------------------------
+
+
+@local.group(invoke_without_command=True)
+@click.pass_context
+def runtimes(ctx: click.Context) -> None:
+    """The Airflow runtimes: one virtualenv per version, made on first use (list by
+    default)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(runtimes_list)
+
+
+@runtimes.command("list")
+@click.option("--json", "as_json", is_flag=True, help="one JSON document")
+def runtimes_list(as_json: bool) -> None:
+    """Every version MWAA offers: installed or not, size, Python."""
+    import json
+
+    from ..local.airflow import runtime as rt
+    from ..local.airflow.versions import VERSIONS
+
+    rows = []
+    for version, meta in VERSIONS.items():
+        runtime = rt.runtime_for(version)
+        ready = runtime.ready()
+        rows.append(
+            {
+                "airflow_version": version,
+                "installed": ready,
+                "python": runtime.python_version if ready else None,
+                "mwaa_python": meta.python,
+                "size_bytes": runtime.size() if ready else None,
+                "path": str(runtime.root) if ready else None,
+            }
+        )
+    if as_json:
+        click.echo(json.dumps({"runtimes_dir": str(rt.runtimes_dir()), "runtimes": rows}))
+        return
+    click.echo(f"Runtimes in {rt.runtimes_dir()}:")
+    click.echo(f"  {'AIRFLOW':9} {'STATE':14} {'PYTHON':8} {'MWAA PYTHON':12} SIZE")
+    for row in rows:
+        python = row["python"] or "-"
+        warn = " (!)" if row["python"] and not python.startswith(row["mwaa_python"]) else ""
+        size = f"{row['size_bytes'] / 2**20:.0f} MiB" if row["installed"] else "-"
+        state = "installed" if row["installed"] else "available"
+        click.echo(
+            f"  {row['airflow_version']:9} {state:14} {python + warn:8} "
+            f"{row['mwaa_python']:12} {size}"
+        )
+    if any(r["python"] and not r["python"].startswith(r["mwaa_python"]) for r in rows):
+        click.echo("(!) not the Python MWAA runs this version on")
+
+
+@runtimes.command("install")
+@click.argument("versions", nargs=-1, required=True, metavar="VERSION...")
+def runtimes_install(versions: tuple[str, ...]) -> None:
+    """Create the runtimes of these versions now (`all`: every one)."""
+    from ..local.airflow import runtime as rt
+    from ..local.airflow.versions import VERSIONS, lookup
+
+    wanted = list(VERSIONS) if versions == ("all",) else [lookup(v).version for v in versions]
+    for version in wanted:
+        runtime = rt.ensure(version, say=lambda line: click.echo(line, err=True))
+        click.echo(f"Apache Airflow {version}: {runtime.root} (Python {runtime.python_version})")
+
+
+@runtimes.command("remove")
+@click.argument("versions", nargs=-1, required=True, metavar="VERSION...")
+def runtimes_remove(versions: tuple[str, ...]) -> None:
+    """Delete the runtimes of these versions (made again on their next use)."""
+    from ..local.airflow import runtime as rt
+    from ..local.airflow.versions import lookup
+
+    for version in versions:
+        lookup(version)
+        state = "removed" if rt.remove(version) else "was not installed"
+        click.echo(f"Apache Airflow {version}: {state}")
+
+
+# -- checks, as AWS's local runner offers them -------------------------------------------------
+
+_VERSION_OPTION = click.option(
+    "--airflow-version",
+    metavar="X.Y.Z",
+    help="the Airflow version [default: the env file's, else the newest]",
+)
+_ENV_FILE_OPTION = click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="the environment's definition [default: mwaa-local.toml here]",
+)
+
+
+def _definition(env_file: Path | None):
+    from ..local.definition import find, load
+
+    return load(find(env_file, None))
+
+
+def _pick(given, definition, attribute: str, label: str):
+    value = given or getattr(definition, attribute)
+    if value is None:
+        raise click.UsageError(f"give {label} (or set it in mwaa-local.toml)")
+    return value
+
+
+@local.command("test-requirements")
+@click.argument(
+    "requirements", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path)
+)
+@_VERSION_OPTION
+@_ENV_FILE_OPTION
+def test_requirements(requirements, airflow_version, env_file) -> None:
+    """Install REQUIREMENTS as MWAA would, into a throwaway layer: exit 0 if it installs."""
+    import tempfile
+
+    from ..local.airflow import requirements as reqs
+    from ..local.airflow.runtime import ensure
+    from ..local.airflow.versions import DEFAULT
+
+    definition = _definition(env_file)
+    path = _pick(requirements, definition, "requirements", "REQUIREMENTS")
+    version = airflow_version or definition.airflow_version or DEFAULT
+    runtime = ensure(version, say=lambda line: click.echo(line, err=True))
+    click.echo(f"Installing {path} on Apache Airflow {version} (Python {runtime.python_version}) …")
+    with tempfile.TemporaryDirectory(prefix="mwaa-test-requirements-") as tmp:
+        log = Path(tmp) / "requirements.log"
+        result = reqs.install(path, runtime, Path(tmp) / "layer", log)
+        text = log.read_text()
+    for line in text.splitlines():
+        if line.startswith("WARNING"):
+            click.echo(line)
+    if not result.ok:
+        click.echo(_tail(text), err=True)
+        click.echo(
+            f"FAILED in {result.seconds:.0f} s: on MWAA the environment would start without "
+            "these requirements (the error is in its requirements log)",
+            err=True,
+        )
+        raise SystemExit(1)
+    click.echo(f"OK: installed in {result.seconds:.1f} s")
+
+
+@local.command("test-startup-script")
+@click.argument(
+    "script", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path)
+)
+@_VERSION_OPTION
+@_ENV_FILE_OPTION
+def test_startup_script(script, airflow_version, env_file) -> None:
+    """Source SCRIPT as MWAA does for each component: its output, what it exports, what MWAA
+    would restore; exit 1 if it fails for any component."""
+    import shutil
+    import tempfile
+
+    from ..local.airflow import startup
+    from ..local.airflow.home import AirflowHome, sample_dags_folder
+    from ..local.airflow.runtime import runtime_for
+    from ..local.airflow.versions import DEFAULT
+
+    definition = _definition(env_file)
+    path = _pick(script, definition, "startup_script", "SCRIPT")
+    version = airflow_version or definition.airflow_version or DEFAULT
+    failed = False
+    tmp = Path(tempfile.mkdtemp(prefix="mwaa-test-startup-"))
+    try:
+        home = AirflowHome(tmp, sample_dags_folder(), runtime_for(version))
+        base = home.environ("cli")
+        for component in ("webserver", "scheduler", "worker"):
+            log = tmp / f"{component}.log"
+            result = startup.run(path, component, base, log)
+            click.echo(f"--- {component}: {result.describe()} in {result.seconds:.1f} s")
+            body = log.read_text().splitlines()[1:-1]
+            for line in body:
+                click.echo(f"  | {line}")
+            for key, value in sorted(result.exports.items()):
+                click.echo(f"  exports {key}={_masked(key, value)}")
+            for key in result.restored:
+                click.echo(f"  WARNING: {key} is reserved by MWAA: its value is restored")
+            failed = failed or not result.ok
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if failed:
+        click.echo(
+            "FAILED: on MWAA the components would start anyway, with what the script "
+            "exported before it failed",
+            err=True,
+        )
+        raise SystemExit(1)
+    click.echo("OK")
+
+
+@local.command("package-requirements")
+@click.argument(
+    "requirements", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path)
+)
+@_VERSION_OPTION
+@_ENV_FILE_OPTION
+@click.option(
+    "--arch",
+    type=click.Choice(["x86_64", "aarch64"]),
+    default="x86_64",
+    show_default=True,
+    help="the platform of the wheels (MWAA's workers)",
+)
+@click.option(
+    "--plugins",
+    type=click.Path(exists=True, path_type=Path),
+    help="plugins folder or zip to include beside the wheels",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("mwaa-package"),
+    show_default=True,
+    help="where plugins.zip and requirements.txt go",
+)
+def package_requirements(requirements, airflow_version, env_file, arch, plugins, out) -> None:
+    """Download REQUIREMENTS' wheels for MWAA's platform into plugins.zip, with a
+    requirements.txt that installs them offline (for private web servers)."""
+    from ..local.airflow.packaging import package
+    from ..local.airflow.versions import DEFAULT, lookup
+
+    definition = _definition(env_file)
+    path = _pick(requirements, definition, "requirements", "REQUIREMENTS")
+    version = airflow_version or definition.airflow_version or DEFAULT
+    meta = lookup(version)
+    click.echo(f"Downloading wheels for Python {meta.python}, manylinux {arch} …", err=True)
+    done = package(path, version, out, arch=arch, plugins=plugins or definition.plugins)
+    click.echo(f"{done.plugins_zip}: {len(done.wheels)} wheels")
+    for name in done.wheels:
+        click.echo(f"  {name}")
+    click.echo(f"{done.requirements}: installs them from {out / 'plugins.zip'} offline")
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _masked(key: str, value: str) -> str:
+    from ..masking import looks_secret
+
+    return "***" if looks_secret(key) else value

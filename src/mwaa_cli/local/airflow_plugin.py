@@ -1,6 +1,6 @@
 """An Airflow plugin loaded by the local environment's own Airflow processes.
 
-``mwaa_cli.local.airflow_home.install_plugin`` copies this file into the site-packages of
+``mwaa_cli.local.airflow.home.install_plugin`` copies this file into the site-packages of
 the Airflow installation the environment runs, as the module ``mwaa_local_support`` with
 an ``airflow.plugins`` entry point. It does nothing unless ``MWAA_LOCAL_LOOPBACK_ONLY`` is
 set, which only ``mwaa local serve`` sets for its components. Then it refuses every request to

@@ -19,6 +19,7 @@ class Banner:
     exports: dict[str, str]
     profile: str | None
     home: Any  # AirflowHome
+    built: Any = None  # environment.Assembled
 
 
 def render_banner(b: Banner, components: list[str]) -> str:
@@ -29,12 +30,25 @@ def render_banner(b: Banner, components: list[str]) -> str:
     ]
     if components:
         lines += [
-            f"  Airflow UI    http://{info.airflow_ui_url}  (REST API: /api/v2; "
-            f"{', '.join(components)})",
+            f"  Airflow UI    http://{info.airflow_ui_url}  (REST API: "
+            f"{b.home.flavour.rest_prefix}; {', '.join(components)})",
             f"                log in as 'admin', password in {b.home.passwords_path} (0600)",
         ]
     else:
         lines.append("  components    none (--no-scheduler): CLI only, triggered runs stay queued")
+    runtime = b.home.runtime
+    python = runtime.python_version
+    differs = (
+        ""
+        if python.startswith(runtime.version.python + ".")
+        else (f"; MWAA runs Python {runtime.version.python}")
+    )
+    lines.append(f"  runtime       {runtime.root} (Python {python}{differs})")
+    if b.built is not None:
+        for note in b.built.notes:
+            lines.append(f"  environment   {note}")
+        for problem in b.built.problems:
+            lines.append(f"  FAILED        {problem}")
     lines += [
         f"  executor      {opts.executor} (--executor), at most {opts.concurrency} commands "
         f"at once, {opts.command_timeout:.0f} s each; up to {opts.queue_size} more wait "

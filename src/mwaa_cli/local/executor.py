@@ -15,7 +15,6 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -192,6 +191,9 @@ class WarmExecutor(_Limited):
         env: Mapping[str, str],
         socket_path: Path,
         *,
+        python: str | Path,
+        script: str | Path,
+        preload: Sequence[str] = (),
         timeout: float = 300.0,
         concurrency: int = 4,
         output_limit: int = DEFAULT_OUTPUT_LIMIT,
@@ -199,12 +201,24 @@ class WarmExecutor(_Limited):
         super().__init__(timeout=timeout, concurrency=concurrency, output_limit=output_limit)
         self.env = dict(env)
         self.socket_path = socket_path
-        from .airflow_home import airflow_command
-
-        cmd = airflow_command()
-        self.script = cmd[0] if len(cmd) == 1 else ""  # the console script cold runs use
+        self.python = str(python)  # the Airflow installation's interpreter
+        self.script = str(script)  # its `airflow` console script, which cold runs use
+        self.preload = ",".join(preload)  # the Airflow major's modules to import once
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
+
+    @classmethod
+    def for_home(cls, home, socket_path: Path, **limits) -> WarmExecutor:
+        """The fork-server of an ``AirflowHome``: its runtime's interpreter and script, its
+        Airflow major's preload list, its CLI environment."""
+        return cls(
+            home.environ("cli"),
+            socket_path,
+            python=home.python,
+            script=home.airflow[0],
+            preload=home.flavour.preload,
+            **limits,
+        )
 
     def start(self) -> None:
         with self._lock:
@@ -219,12 +233,13 @@ class WarmExecutor(_Limited):
             # short-lived worker threads.) Run by path, so that no mwaa_cli import is needed.
             self._proc = subprocess.Popen(
                 [
-                    sys.executable,
+                    self.python,
                     "-c",
                     _RUN_PATH,
                     zygote.__file__,
                     str(self.socket_path),
                     self.script,
+                    self.preload,
                 ],
                 env=self.env,
                 stdin=subprocess.PIPE,

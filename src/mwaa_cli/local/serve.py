@@ -12,27 +12,26 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._files import make_private_dir
 from ..errors import ExitStatus, MwaaError
-from .airflow_home import (
-    AirflowHome,
-    airflow_command,
-    airflow_version,
-    sample_dags_folder,
-)
+from .airflow.home import AirflowHome, sample_dags_folder
+from .airflow.versions import DEFAULT, lookup
 from .api import EnvironmentInfo, Limits, LocalApp
 from .api.cli_queue import CommandQueue
 from .auth import SigV4Verifier, load_or_create_key
 from .banner import Banner, render_banner
 from .cli_tokens import DEFAULT_TTL, TokenSigner
 from .client_setup import client_environ, default_profile, write_aws_profile, write_env_file
+from .definition import find as find_definition
+from .definition import load as load_definition
+from .environment import Spec, assemble
 from .executor import ExecutorError, SubprocessExecutor, WarmExecutor
 from .metadata_db import check_sqlite
 from .path_guard import dags_folder_guard
-from .supervisor import Supervisor, component_commands
+from .supervisor import Supervisor
 from .tls import ensure_certificates
 
 
@@ -59,6 +58,36 @@ class ServeOptions:
     write_profile: str | None = None  # the AWS profile's name (default: mwaa-local[-NAME])
     profile: bool = True  # False (--no-profile): env.sh exports the endpoint and keys
     access_mode: str = "PUBLIC_ONLY"  # reported by GetEnvironment (to rehearse PRIVATE_ONLY)
+    airflow_version: str | None = None  # default: the env file's, else the newest MWAA offers
+    requirements: Path | None = None
+    plugins: Path | None = None
+    startup_script: Path | None = None
+    airflow_config: dict[str, str] = field(default_factory=dict)  # section.key -> value
+    env_file: Path | None = None  # mwaa-local.toml (default: found beside the DAGs)
+
+    def spec(self) -> Spec:
+        """This environment's definition: flags over the env file over defaults."""
+        definition = load_definition(find_definition(self.env_file, self.dags))
+        version = self.airflow_version or definition.airflow_version or DEFAULT
+        lookup(version)  # an unknown version: a clear error listing the valid ones
+        dags = (self.dags or definition.dags or sample_dags_folder()).resolve()
+        if not dags.is_dir():
+            raise StartupError(f"DAGs folder {dags} does not exist", ExitStatus.CONFIG)
+        for label, path in (
+            ("--requirements", self.requirements),
+            ("--plugins", self.plugins),
+            ("--startup-script", self.startup_script),
+        ):
+            if path is not None and not path.exists():
+                raise StartupError(f"{label} {path}: no such file", ExitStatus.CONFIG)
+        return Spec(
+            airflow_version=version,
+            dags=dags,
+            requirements=self.requirements or definition.requirements,
+            plugins=self.plugins or definition.plugins,
+            startup_script=self.startup_script or definition.startup_script,
+            airflow_config={**definition.airflow_configuration_options, **self.airflow_config},
+        )
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -149,14 +178,8 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
 
     from .slow_clients import HeaderDeadlineProtocol
 
-    try:
-        version = airflow_version()
-    except RuntimeError as exc:
-        raise StartupError(str(exc), ExitStatus.CONFIG) from None
+    spec = opts.spec()
     root = (opts.home or state_dir / "local" / opts.name).resolve()
-    dags = (opts.dags or sample_dags_folder()).resolve()
-    if not dags.is_dir():
-        raise StartupError(f"DAGs folder {dags} does not exist", ExitStatus.CONFIG)
     if not ipaddress.ip_address(socket.gethostbyname(opts.host)).is_loopback:
         _say(
             f"WARNING: binding to {opts.host}, not loopback: anyone who can reach this port and "
@@ -167,11 +190,17 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     sock = _bind_or_explain(opts.host, opts.port)
     port = sock.getsockname()[1]
     api_port = opts.api_port or free_port()
-    home = AirflowHome(root, dags, api_port=api_port)
+    flavour_components = _components(spec.airflow_version) if opts.scheduler else {}
     try:
+        built = assemble(spec, root, api_port, _say, list(flavour_components))
+        home = built.home
         state = home.prepare(log=_say, created=created)
+    except ValueError as exc:  # an upgrade MWAA would refuse
+        raise StartupError(str(exc), ExitStatus.CONFIG) from None
     except RuntimeError as exc:  # airflow db migrate failed
         raise StartupError(f"{exc}\n(see {root / 'logs'})", ExitStatus.SERVER_ERROR) from None
+    version = spec.airflow_version
+    dags = spec.dags
 
     tls = (
         ensure_certificates(root / "tls", opts.name, _tls_hosts(opts.host), _bundle_in_effect())
@@ -188,8 +217,10 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
         region=opts.region,
         airflow_ui_url=f"127.0.0.1:{api_port}" if opts.scheduler else None,
         access_mode=opts.access_mode,
+        airflow_config=dict(spec.airflow_config),
+        last_error=built.error,
     )
-    supervisor = Supervisor(airflow_command(), home.environ(), root / "logs", report=_say)
+    supervisor = Supervisor(home.airflow, home.environ(), root / "logs", report=_say)
     executor = make_executor(opts, home)
     # the fork-server first: on two cores, four Airflow components importing at the same
     # time would double the wait for the first CLI command; they start right after it
@@ -197,9 +228,8 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
         executor.start()
     except ExecutorError as exc:
         raise StartupError(f"{exc}; its error is above", ExitStatus.SERVER_ERROR) from None
-    major = int(version.split(".")[0])
     if opts.scheduler:
-        supervisor.start(component_commands(major))
+        supervisor.start(flavour_components, home.environ)
     key = load_or_create_key(root / "credentials.json")
     local_app = LocalApp(
         info,
@@ -223,8 +253,8 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     _configure_logging(root / "logs")
     print(
         render_banner(
-            Banner(opts, info, endpoint, dags, root, env_file, exports, profile, home),
-            list(component_commands(major)) if opts.scheduler else [],
+            Banner(opts, info, endpoint, dags, root, env_file, exports, profile, home, built),
+            list(flavour_components),
         ),
         flush=True,
     )
@@ -277,11 +307,17 @@ def make_executor(opts: ServeOptions, home: AirflowHome) -> SubprocessExecutor |
         "output_limit": opts.output_limit,
     }
     if opts.executor == "subprocess":
-        return SubprocessExecutor(airflow_command(), home.environ(), **limits)
+        return SubprocessExecutor(home.airflow, home.environ("cli"), **limits)
     sock = home.root / "run" / "zygote.sock"
     if len(str(sock)) > 100:  # AF_UNIX paths are limited to 108 bytes
         sock = Path(tempfile.mkdtemp(prefix="mwaa-local-")) / "zygote.sock"
-    return WarmExecutor(home.environ(), sock, **limits)
+    return WarmExecutor.for_home(home, sock, **limits)
+
+
+def _components(version: str) -> dict[str, list[str]]:
+    from .airflow.flavour import for_major
+
+    return for_major(lookup(version).major).components()
 
 
 def _configure_logging(log_dir: Path) -> None:

@@ -19,26 +19,6 @@ from pathlib import Path
 from . import warden as warden_module
 
 
-def component_commands(airflow_major: int) -> dict[str, list[str]]:
-    """The Airflow components that make triggered runs execute, as on MWAA.
-
-    Log servers are skipped (``--skip-serve-logs``): every process of a local environment
-    shares one machine, so the API server reads task logs from their files, and nothing
-    listens on Airflow's fixed, all-interfaces log-server ports.
-    """
-    if airflow_major >= 3:
-        return {
-            "api-server": ["api-server"],
-            "scheduler": ["scheduler", "--skip-serve-logs"],
-            "dag-processor": ["dag-processor"],
-            "triggerer": ["triggerer", "--skip-serve-logs"],
-        }
-    return {
-        "scheduler": ["scheduler", "--skip-serve-logs"],
-        "triggerer": ["triggerer", "--skip-serve-logs"],
-    }
-
-
 @dataclass
 class StopReport:
     """How the components were stopped."""
@@ -89,8 +69,13 @@ class Supervisor:
             proc.stdin.write(json.dumps(request).encode() + b"\n")
             proc.stdin.flush()
 
-    def start(self, commands: Mapping[str, list[str]]) -> None:
-        """Start each component (name -> Airflow argv), restarted when it crashes."""
+    def start(
+        self,
+        commands: Mapping[str, list[str]],
+        environ: Callable[[str], Mapping[str, str]] | None = None,
+    ) -> None:
+        """Start each component (name -> Airflow argv), restarted when it crashes;
+        ``environ(name)``: its environment (default: the supervisor's)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name, argv in commands.items():
             self.components[name] = 0
@@ -99,7 +84,7 @@ class Supervisor:
                     "op": "start",
                     "name": name,
                     "argv": [*self.airflow, *argv],
-                    "env": dict(self.env),
+                    "env": dict(environ(name) if environ else self.env),
                     "log": str(self.log_dir / f"{name}.log"),
                 }
             )

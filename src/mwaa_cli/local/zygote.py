@@ -1,8 +1,8 @@
 """The warm fork-server: import Airflow once, then fork one child per CLI command.
 
-Run as ``python zygote.py SOCKET [AIRFLOW_SCRIPT]`` (by path: it imports only the standard
-library until it imports Airflow) with the environment's Airflow settings and a pipe on stdin:
-end-of-file there means the server is gone, and the zygote ends its commands and exits. It
+Run as ``python zygote.py SOCKET [AIRFLOW_SCRIPT [MODULE,…]]`` (by path: it imports only the
+standard library until it imports Airflow) with the environment's Airflow settings and a pipe
+on stdin: end-of-file there means the server is gone, and the zygote ends its commands and exits. It
 is single-threaded and holds no DB connection. Protocol on the Unix socket, one connection
 per command:
 
@@ -27,11 +27,12 @@ import socket
 import struct
 import sys
 
-# The command modules behind MWAA's allowlist: imported once here, not per command.
+# Imported once here, not per command, on every Airflow version; the modules of one major
+# (its CLI commands, operators its DAGs import) come as a third argument, comma-separated,
+# from mwaa_cli.local.airflow.v2 / v3 (``PRELOAD``).
 PRELOAD = [
-    "airflow.cli.commands.asset_command",
-    "airflow.cli.commands.backfill_command",
-    "airflow.cli.commands.cheat_sheet_command",
+    "airflow.__main__",
+    "airflow.version",
     "airflow.cli.commands.connection_command",
     "airflow.cli.commands.dag_command",
     "airflow.cli.commands.db_command",
@@ -40,31 +41,11 @@ PRELOAD = [
     "airflow.cli.commands.task_command",
     "airflow.cli.commands.variable_command",
     "airflow.cli.commands.version_command",
-    # imported lazily by common commands (measured in a child: sys.modules before/after)
-    "airflow.__main__",
+    "airflow.cli.commands.cheat_sheet_command",
     "airflow.timetables.trigger",
-    "airflow.sdk.execution_time.cache",
-    "airflow.dag_processing.collection",
-    "airflow.dag_processing.bundles.local",
-    "airflow.providers.standard.operators.bash",
-    "airflow.providers.standard.operators.python",
-    "airflow.providers.standard.decorators.python",
-    "airflow.providers.standard.sensors.time",
-    "airflow.sdk.bases.decorator",
-    "airflow.sdk.bases.sensor",
-    "airflow.sdk.definitions.decorators",
-    "asgiref.sync",
+    "airflow.providers.smtp.hooks.smtp",
     "packaging.requirements",
     "rich._emoji_codes",
-    # found in children (sys.modules before/after) of DAG-parsing and rendering commands
-    "airflow.providers.standard.operators.empty",
-    "airflow.providers.standard.operators.trigger_dagrun",
-    "airflow.providers.standard.sensors.external_task",
-    "airflow.providers.standard.triggers.external_task",
-    "airflow.providers.standard.hooks.filesystem",
-    "airflow.providers.common.compat.openlineage.check",
-    "airflow.providers.smtp.hooks.smtp",
-    "airflow.version",
     "email.mime.multipart",
     "email.mime.text",
     "email.mime.application",
@@ -138,13 +119,31 @@ def _preload_plugins() -> None:
             pass
 
 
-def preload() -> None:
-    """Import Airflow, build its CLI parser, import command modules, configure the ORM."""
-    import airflow
-    from airflow.cli import cli_parser
+# warnings every cold `airflow` process shows while it imports Airflow and builds its
+# parser (Airflow 2.10.3 warns about its own deprecated option there): shown once here, so
+# replayed in each child, where a cold process would show them
+STARTUP_WARNINGS: list = []
 
-    cli_parser.get_parser()
-    for name in PRELOAD:
+
+def preload(extra: list[str]) -> None:
+    """Import Airflow, build its CLI parser, import command modules, configure the ORM."""
+    import warnings
+
+    show = warnings._showwarnmsg  # what both warnings implementations call to show one
+
+    def record(message) -> None:
+        STARTUP_WARNINGS.append(message)
+        show(message)
+
+    warnings._showwarnmsg = record
+    try:
+        import airflow
+        from airflow.cli import cli_parser
+
+        cli_parser.get_parser()
+    finally:
+        warnings._showwarnmsg = show
+    for name in [*PRELOAD, *extra]:
         try:
             importlib.import_module(name)
         except ImportError:  # not in this Airflow version: imported lazily if ever used
@@ -215,6 +214,13 @@ class Entry:
         sys.excepthook(etype, value, tb)
 
 
+def _replay_startup_warnings() -> None:
+    import warnings
+
+    for message in STARTUP_WARNINGS:
+        warnings._showwarnmsg(message)  # as formatted by the showwarning Airflow installed
+
+
 def run_child(
     entry: Entry,
     argv: list[str],
@@ -247,6 +253,7 @@ def run_child(
         _dispose_engine()
         sys.argv = [entry.path, *argv]
         try:
+            _replay_startup_warnings()
             entry.run()
             code = 0
         except SystemExit as exc:
@@ -474,8 +481,8 @@ class Zygote:
 
 def main() -> None:
     path = sys.argv[1]
-    entry = Entry(sys.argv[2] if len(sys.argv) > 2 else None)
-    preload()
+    entry = Entry(sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] else None)
+    preload([m for m in (sys.argv[3] if len(sys.argv) > 3 else "").split(",") if m])
     zygote = Zygote(path, entry)
     print("ready", flush=True)
     # nobody reads the pipe after "ready": a later write must not block on a full pipe

@@ -48,6 +48,8 @@ class EnvironmentInfo:
     airflow_ui_url: str | None = None
     status: str = "AVAILABLE"
     access_mode: str = "PUBLIC_ONLY"  # what it reports; it is reachable either way
+    airflow_config: dict[str, str] = field(default_factory=dict)  # section.key -> value
+    last_error: str | None = None  # what failed of the user's parts (requirements, script)
 
     @property
     def arn(self) -> str:
@@ -71,10 +73,20 @@ class EnvironmentInfo:
             "MaxWebservers": 1,
             "Schedulers": 1,
             "EndpointManagement": "SERVICE",
-            "AirflowConfigurationOptions": {},
+            "AirflowConfigurationOptions": dict(self.airflow_config),
             "Tags": {"mwaa-cli:local": "true"},
-            "LastUpdate": {"Status": "SUCCESS", "CreatedAt": self.created_at},
+            "LastUpdate": self._last_update(),
         }
+
+    def _last_update(self) -> dict:
+        update: dict = {"Status": "SUCCESS", "CreatedAt": self.created_at}
+        if self.last_error:
+            update["Status"] = "FAILED"
+            update["Error"] = {
+                "ErrorCode": "UserEnvironmentFailure",
+                "ErrorMessage": self.last_error[:1024],
+            }
+        return update
 
 
 @dataclass

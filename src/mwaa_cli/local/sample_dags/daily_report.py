@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG, Variable, task
+
+try:  # Airflow 3
+    from airflow.sdk import DAG, Variable, task
+except ImportError:  # Airflow 2 (the samples run on every version MWAA offers)
+    from airflow import DAG
+    from airflow.decorators import task
+    from airflow.models import Variable
 
 with DAG(
     dag_id="daily_report",
@@ -15,7 +21,7 @@ with DAG(
 
     @task
     def report() -> str:
-        recipient = Variable.get("report_recipient", default="nobody@example.com")
+        recipient = Variable.get("report_recipient", "nobody@example.com")
         return f"report sent to {recipient}"
 
     report()

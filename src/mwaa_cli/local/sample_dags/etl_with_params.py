@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import dag, get_current_context, task
+
+try:  # Airflow 3
+    from airflow.sdk import dag, get_current_context, task
+except ImportError:  # Airflow 2 (the samples run on every version MWAA offers)
+    from airflow.decorators import dag, task
+    from airflow.operators.python import get_current_context
 
 
 @dag(

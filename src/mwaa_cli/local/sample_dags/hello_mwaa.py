@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import pendulum
-from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG, task
+
+try:  # Airflow 3
+    from airflow.providers.standard.operators.bash import BashOperator
+    from airflow.sdk import DAG, task
+except ImportError:  # Airflow 2 (the samples run on every version MWAA offers)
+    from airflow import DAG
+    from airflow.decorators import task
+    from airflow.operators.bash import BashOperator
 
 with DAG(
     dag_id="hello_mwaa",

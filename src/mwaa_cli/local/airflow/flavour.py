@@ -1,0 +1,53 @@
+"""What differs between Airflow 2 and 3 in a local environment - one module per major
+(:mod:`.v2`, :mod:`.v3`), this one picks.
+
+A flavour knows the components that make triggered runs execute, the Airflow settings of
+its major, how the UI's users log in, where the REST API lives and which MWAA component
+name each process answers to (``MWAA_AIRFLOW_COMPONENT`` for startup scripts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+# the Airflow UI's users (user -> role); their passwords: HOME/ui-passwords.json (0600)
+UI_USERS = {"admin": "Admin", "op": "Op", "user": "User", "viewer": "Viewer"}
+
+
+@dataclass(frozen=True)
+class Ports:
+    api: int  # Airflow's API server (3.x) or webserver (2.x), on 127.0.0.1
+
+
+class Flavour:
+    major: int
+    rest_prefix: str  # where Airflow's REST API lives
+    ui_component: str  # the component that serves the UI and the REST API
+    preload: tuple[str, ...] = ()  # modules the fork-server imports beside its common ones
+
+    def components(self) -> dict[str, list[str]]:
+        """name -> Airflow argv of the long-running processes."""
+        raise NotImplementedError
+
+    def settings(self, home: Path, dags: Path, ports: Ports, secrets: dict) -> dict[str, str]:
+        """``AIRFLOW__…`` settings of this major (beside the common ones)."""
+        raise NotImplementedError
+
+    def mwaa_component(self, name: str) -> str:
+        """The value of ``MWAA_AIRFLOW_COMPONENT`` for component ``name`` (or "cli")."""
+        return "webserver" if name in (self.ui_component, "cli") else "scheduler"
+
+    def prepare_users(self, home, passwords: dict[str, str]) -> None:
+        """Make the UI's users exist with these passwords (after the DB is migrated;
+        ``home``: the AirflowHome)."""
+
+
+def for_major(major: int) -> Flavour:
+    if major >= 3:
+        from .v3 import AirflowV3
+
+        return AirflowV3()
+    from .v2 import AirflowV2
+
+    return AirflowV2()

@@ -1,0 +1,96 @@
+"""An environment's definition in one file a team commits beside its DAGs: ``mwaa-local.toml``.
+
+::
+
+    airflow_version = "2.10.3"
+    dags = "dags"                       # paths are relative to this file
+    requirements = "requirements.txt"
+    plugins = "plugins.zip"             # or a folder
+    startup_script = "startup.sh"
+
+    [airflow_configuration_options]
+    "core.default_timezone" = "utc"
+
+Found with ``--env-file FILE``, else as ``mwaa-local.toml`` in the current folder or beside
+the DAGs folder given with ``--dags``. Flags override what the file says.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigError
+
+FILE_NAME = "mwaa-local.toml"
+_KEYS = {
+    "airflow_version",
+    "dags",
+    "requirements",
+    "plugins",
+    "startup_script",
+    "airflow_configuration_options",
+}
+
+
+@dataclass
+class Definition:
+    path: Path | None = None
+    airflow_version: str | None = None
+    dags: Path | None = None
+    requirements: Path | None = None
+    plugins: Path | None = None
+    startup_script: Path | None = None
+    airflow_configuration_options: dict[str, str] = field(default_factory=dict)
+
+
+def find(explicit: Path | None, dags: Path | None) -> Path | None:
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"--env-file {explicit}: no such file")
+        return explicit
+    for folder in (Path.cwd(), *([dags.resolve().parent, dags.resolve()] if dags else [])):
+        candidate = folder / FILE_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load(path: Path | None) -> Definition:
+    if path is None:
+        return Definition()
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    unknown = set(doc) - _KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {sorted(unknown)}; known: {sorted(_KEYS)}")
+    base = path.resolve().parent
+
+    def file(key: str) -> Path | None:
+        value = doc.get(key)
+        if value is None:
+            return None
+        resolved = (base / str(value)).resolve()
+        if not resolved.exists():
+            raise ConfigError(f"{path}: {key} = {value!r}: {resolved} does not exist")
+        return resolved
+
+    options = doc.get("airflow_configuration_options", {})
+    if not isinstance(options, dict):
+        raise ConfigError(f"{path}: [airflow_configuration_options] must be a table")
+    return Definition(
+        path=path,
+        airflow_version=str(doc["airflow_version"]) if "airflow_version" in doc else None,
+        dags=file("dags"),
+        requirements=file("requirements"),
+        plugins=file("plugins"),
+        startup_script=file("startup_script"),
+        airflow_configuration_options={str(k): str(v) for k, v in options.items()},
+    )
