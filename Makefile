@@ -1,16 +1,22 @@
-.PHONY: demo test bench lint setup
+.PHONY: demo test test-versions bench lint setup
+# the Airflow runtimes of the demo, tests and benchmarks (one venv per version)
+export MWAA_CLI_RUNTIMES ?= $(CURDIR)/.tools/runtimes
 setup:  ## install everything into .venv (idempotent)
 	scripts/bootstrap.sh
 demo:   ## the main job: local environment + sample DAGs, driven by the mwaa client
 	scripts/demo.sh
 test:   ## lint + all tests, end to end included (what CI runs)
 	scripts/test.sh
+test-versions:  ## the flow on every Airflow version MWAA offers, then a table (slow; not in CI)
+	scripts/test-versions.sh
 lint:
 	scripts/bootstrap.sh && .venv/bin/ruff check src tests bench && .venv/bin/ruff format --check src tests bench
 bench:  ## all benchmarks (each prints side-by-side ratios)
-	scripts/bootstrap.sh
+	scripts/bootstrap.sh 3.3.1 2.10.3
 	.venv/bin/python bench/executor.py
 	.venv/bin/python bench/client.py
 	.venv/bin/python bench/throughput.py
 	.venv/bin/python bench/load.py --soak 180
 	.venv/bin/python bench/lifecycle.py
+	.venv/bin/python bench/versions.py
+	.venv/bin/python bench/runtimes.py

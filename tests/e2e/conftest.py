@@ -26,6 +26,17 @@ READY_TIMEOUT = 180
 AIRFLOW2 = "2.10.3"
 
 
+def flow_versions() -> list[str]:
+    """The Airflow versions the flow tests run on: ``MWAA_TEST_VERSIONS`` ("all" or a list;
+    `make test-versions`), else the two CI covers."""
+    from mwaa_cli.local.airflow.versions import VERSIONS
+
+    wanted = os.environ.get("MWAA_TEST_VERSIONS", "").replace(",", " ").split()
+    if wanted == ["all"]:
+        return list(VERSIONS)
+    return wanted or [DEFAULT, AIRFLOW2]
+
+
 def require_runtime(version: str = DEFAULT) -> Runtime:
     """The installed runtime of ``version`` (scripts/test.sh installs 3.3.1 and 2.10.3)."""
     runtime = runtime_for(version)
@@ -275,8 +286,10 @@ def _pump(stream, sink: list[str]) -> None:
         sink.append(line)
 
 
-def start_local_env(tmp: Path, *extra: str, version: str = DEFAULT) -> LocalEnv:
-    require_runtime(version)
+def start_local_env(tmp: Path, *extra: str, version: str | None = DEFAULT) -> LocalEnv:
+    """A running `mwaa local serve --airflow-version VERSION EXTRA…` (None: no version flag:
+    the env file's or the default)."""
+    require_runtime(version or DEFAULT)
     port = free_port()
     state = tmp / "state"
     env = dict(
@@ -288,7 +301,7 @@ def start_local_env(tmp: Path, *extra: str, version: str = DEFAULT) -> LocalEnv:
     proc = subprocess.Popen(
         [
             *(str(BIN / "mwaa"), "local", "serve", "--port", str(port)),
-            *(["--airflow-version", version] if "--airflow-version" not in extra else []),
+            *(["--airflow-version", version] if version else []),
             *extra,
         ],
         env=env,
@@ -302,7 +315,7 @@ def start_local_env(tmp: Path, *extra: str, version: str = DEFAULT) -> LocalEnv:
         state / "local" / "local",
         state,
         tls="--insecure-http" not in extra,
-        airflow_version=version,
+        airflow_version=version or DEFAULT,
     )
     threading.Thread(target=_pump, args=(proc.stdout, local.output), daemon=True).start()
     deadline = time.monotonic() + READY_TIMEOUT

@@ -16,7 +16,7 @@ from mwaa_cli import Client
 from mwaa_cli.errors import ExitStatus
 from mwaa_cli.local.airflow.versions import DEFAULT
 
-from .conftest import AIRFLOW2, start_local_env, stop, wait_for_dags
+from .conftest import flow_versions, start_local_env, stop, wait_for_dags
 
 # Commands whose output does not change between two runs (no timestamps or run ids).
 IDENTICAL = [
@@ -40,7 +40,7 @@ def without_log_lines(out: bytes) -> bytes:
     return b"\n".join(ln for ln in out.split(b"\n") if not re.match(rb"\[\d{4}-\d\d-\d\d", ln))
 
 
-@pytest.fixture(scope="module", params=[DEFAULT, AIRFLOW2])
+@pytest.fixture(scope="module", params=flow_versions())
 def flow_env(request, tmp_path_factory):
     """A running environment of each runtime CI covers: the session's for the default
     version, one of this module's own for Airflow 2."""

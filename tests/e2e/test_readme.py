@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from mwaa_cli.local.airflow.runtime import RUNTIMES_VAR, runtimes_dir
+
 from .conftest import BIN, free_port, wait_for_dags
 
 README = Path(__file__).parents[2] / "README.md"
@@ -85,6 +87,8 @@ def world(local_env, tmp_path_factory):
         "AWS_EC2_METADATA_DISABLED": "true",
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
+    if os.environ.get(RUNTIMES_VAR):  # the runtimes scripts/test.sh made, not new ones
+        env[RUNTIMES_VAR] = os.environ[RUNTIMES_VAR]
     wait_for_dags(local_env, {"hello_mwaa", "etl_with_params", "daily_report"})
     return env, tmp, local_env
 
@@ -159,6 +163,7 @@ def run_serve(expected: list[str], env: dict, tmp: Path) -> None:
         proc.send_signal(signal.SIGINT)
         proc.wait(60)
     text = "".join(output).replace(str(home_path), "~/.local/share/mwaa-cli/local/local")
+    text = text.replace(str(runtimes_dir()), "~/.local/share/mwaa-cli/runtimes")
     assert_transcript(expected, text, "mwaa local serve")
 
 
@@ -206,7 +211,23 @@ def test_python_examples(block, world):
 
 
 @pytest.mark.parametrize("block", [b for b in ALL if b.kind == "toml"], ids=lambda b: b.id)
-def test_toml_examples_are_valid_config_files(block, tmp_path):
+def test_toml_examples_are_valid_files(block, tmp_path):
+    """mwaa's config file, or a local environment's mwaa-local.toml (loaded beside the files
+    it names)."""
+    if "[airflow_configuration_options]" in block.text:
+        from mwaa_cli.local.airflow.versions import lookup
+        from mwaa_cli.local.definition import FILE_NAME, load
+
+        (tmp_path / "dags").mkdir()
+        (tmp_path / "plugins").mkdir()
+        for name in ("requirements.txt", "startup.sh"):
+            (tmp_path / name).write_text("")
+        path = tmp_path / FILE_NAME
+        path.write_text(block.text)
+        definition = load(path)
+        lookup(definition.airflow_version)
+        assert definition.dags == tmp_path / "dags"
+        return
     from mwaa_cli.settings import load_file
 
     path = tmp_path / "config.toml"

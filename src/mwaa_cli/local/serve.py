@@ -219,6 +219,15 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
         access_mode=opts.access_mode,
         airflow_config=dict(spec.airflow_config),
         last_error=built.error,
+        sources={
+            key: str(path)
+            for key, path in (
+                ("RequirementsS3Path", spec.requirements),
+                ("PluginsS3Path", spec.plugins),
+                ("StartupScriptS3Path", spec.startup_script),
+            )
+            if path is not None
+        },
     )
     supervisor = Supervisor(home.airflow, home.environ(), root / "logs", report=_say)
     executor = make_executor(opts, home)

@@ -56,7 +56,11 @@ def _read(path: Path) -> dict[str, str]:
             raise ConfigError(f"--airflow-config @{path}: give a JSON object")
         return {str(k): str(v) for k, v in doc.items()}
     lines = [line.strip() for line in text.splitlines()]
-    return parse(line for line in lines if line and not line.startswith("#"))
+    items = [line for line in lines if line and not line.startswith("#")]
+    bad = [line for line in items if "=" not in line]
+    if bad:
+        raise ConfigError(f"--airflow-config @{path}: {bad[0]!r}: give section.key=value")
+    return {k.strip(): v.strip() for k, _, v in (line.partition("=") for line in items)}
 
 
 def to_environ(options: Mapping[str, str]) -> dict[str, str]:

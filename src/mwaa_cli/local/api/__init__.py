@@ -50,6 +50,7 @@ class EnvironmentInfo:
     access_mode: str = "PUBLIC_ONLY"  # what it reports; it is reachable either way
     airflow_config: dict[str, str] = field(default_factory=dict)  # section.key -> value
     last_error: str | None = None  # what failed of the user's parts (requirements, script)
+    sources: dict[str, str] = field(default_factory=dict)  # e.g. RequirementsS3Path -> path
 
     @property
     def arn(self) -> str:
@@ -74,6 +75,7 @@ class EnvironmentInfo:
             "Schedulers": 1,
             "EndpointManagement": "SERVICE",
             "AirflowConfigurationOptions": dict(self.airflow_config),
+            **self.sources,
             "Tags": {"mwaa-cli:local": "true"},
             "LastUpdate": self._last_update(),
         }
