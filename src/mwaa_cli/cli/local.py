@@ -249,7 +249,11 @@ def runtimes_install(versions: tuple[str, ...]) -> None:
     from ..local.airflow import runtime as rt
     from ..local.airflow.versions import VERSIONS, lookup
 
-    wanted = list(VERSIONS) if versions == ("all",) else [lookup(v).version for v in versions]
+    wanted: list[str] = []
+    for version in versions:
+        for one in VERSIONS if version == "all" else [lookup(version).version]:
+            if one not in wanted:
+                wanted.append(one)
     for version in wanted:
         runtime = rt.ensure(version, say=lambda line: click.echo(line, err=True))
         click.echo(f"Apache Airflow {version}: {runtime.root} (Python {runtime.python_version})")
