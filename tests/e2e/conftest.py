@@ -371,3 +371,18 @@ def have_curl():
         if os.environ.get("CI"):
             pytest.fail(f"missing {missing}: .ci/run installs them")
         pytest.skip(f"missing {missing}")
+
+
+@pytest.fixture(scope="session", params=flow_versions())
+def flow_env(request, tmp_path_factory):
+    """A running environment of each runtime CI covers (shared by the flow and REST tests):
+    the session's for the default version, one of its own for Airflow 2."""
+    if request.param == DEFAULT:
+        yield request.getfixturevalue("local_env")
+        return
+    local = start_local_env(tmp_path_factory.mktemp("flow2"), version=request.param)
+    try:
+        wait_for_dags(local, {"hello_mwaa", "etl_with_params", "daily_report"})
+        yield local
+    finally:
+        stop(local)

@@ -14,9 +14,6 @@ from botocore.config import Config
 
 from mwaa_cli import Client
 from mwaa_cli.errors import ExitStatus
-from mwaa_cli.local.airflow.versions import DEFAULT
-
-from .conftest import flow_versions, start_local_env, stop, wait_for_dags
 
 # Commands whose output does not change between two runs (no timestamps or run ids).
 IDENTICAL = [
@@ -38,21 +35,6 @@ IDENTICAL = [
 def without_log_lines(out: bytes) -> bytes:
     """Output without the timestamped log lines Airflow 2 prints on stdout."""
     return b"\n".join(ln for ln in out.split(b"\n") if not re.match(rb"\[\d{4}-\d\d-\d\d", ln))
-
-
-@pytest.fixture(scope="module", params=flow_versions())
-def flow_env(request, tmp_path_factory):
-    """A running environment of each runtime CI covers: the session's for the default
-    version, one of this module's own for Airflow 2."""
-    if request.param == DEFAULT:
-        yield request.getfixturevalue("local_env")
-        return
-    local = start_local_env(tmp_path_factory.mktemp("flow2"), version=request.param)
-    try:
-        wait_for_dags(local, {"hello_mwaa", "etl_with_params", "daily_report"})
-        yield local
-    finally:
-        stop(local)
 
 
 @pytest.mark.parametrize("argv", IDENTICAL, ids=" ".join)

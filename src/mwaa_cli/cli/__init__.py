@@ -18,6 +18,7 @@ from ..errors import ExitStatus, MwaaError
 COMMANDS = {
     "run": "run:run",
     "batch": "batch:batch",
+    "api": "api:api",
     "shell": "shell:shell",
     "envs": "envs:envs",
     "env": "envs:env",

@@ -145,6 +145,26 @@ def local() -> None:
     show_default=True,
     help="the access mode GetEnvironment reports (rehearse a private environment)",
 )
+@click.option(
+    "--rest-role",
+    type=click.Choice(["Admin", "Op", "User", "Viewer", "Public", "none"]),
+    default="Admin",
+    show_default=True,
+    help="the Airflow role InvokeRestApi calls run as (MWAA: the role the caller's IAM "
+    "policy allows); none: AccessDeniedException, as without any role",
+)
+@click.option(
+    "--rest-timeout",
+    default=10.0,
+    show_default=True,
+    help="seconds an InvokeRestApi call may take (MWAA: 10)",
+)
+@click.option(
+    "--rest-max-reply",
+    default=6.0,
+    show_default=True,
+    help="MB an InvokeRestApi reply may hold (MWAA: 6)",
+)
 def serve(**opts) -> None:
     """Start a local environment in the foreground; Ctrl-C stops it."""
     try:
@@ -185,6 +205,9 @@ def serve(**opts) -> None:
         startup_script=opts["startup_script"],
         airflow_config=parse(opts["airflow_config"]),
         env_file=opts["env_file"],
+        rest_role=None if opts["rest_role"] == "none" else opts["rest_role"],
+        rest_timeout=opts["rest_timeout"],
+        rest_max_reply=int(opts["rest_max_reply"] * 1024 * 1024),
     )
     raise SystemExit(run_server(options, paths.state_dir()))
 

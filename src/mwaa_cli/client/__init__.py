@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -29,6 +29,7 @@ from ..errors import (
 from ..settings import DEFAULT_BUSY_TIMEOUT, DEFAULT_TIMEOUT
 from ..wire import CLI_PATH, encode_command, is_valid_env_name
 from .control_plane import ControlPlane
+from .rest import RestApiError, RestClientError, RestReply, RestServerError
 from .results import Prepared, Preview, Result
 from .tokens import CliToken, TokenCache, TokenProvider, VersionCache
 
@@ -37,7 +38,18 @@ if TYPE_CHECKING:
     from .transport import Transport
 
 
-__all__ = ["DEFAULT_TIMEOUT", "CliToken", "Client", "Prepared", "Preview", "Result"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "CliToken",
+    "Client",
+    "Prepared",
+    "Preview",
+    "RestApiError",
+    "RestClientError",
+    "RestReply",
+    "RestServerError",
+    "Result",
+]
 
 
 class Client:
@@ -153,6 +165,31 @@ class Client:
             return self.control_plane.call("get_environment", Name=name)["Environment"]
         except EnvironmentNotFound as exc:
             raise self.control_plane.not_found(name, exc) from exc
+
+    def api(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, Any] | None = None,
+        body: Any = None,
+        *,
+        paginate: bool = False,
+    ) -> RestReply:
+        """Airflow's REST API through InvokeRestApi: ``path`` below ``/api/v2`` (Airflow 3) or
+        ``/api/v1`` (2), e.g. ``client.api("GET", "/dags").body["dags"]``. ``paginate``: a
+        GET of a list endpoint walks every offset/limit page and returns one merged reply.
+        Raises :class:`~mwaa_cli.client.rest.RestClientError` (Airflow 4xx) or
+        :class:`~mwaa_cli.client.rest.RestServerError` (5xx)."""
+        from . import rest
+
+        try:
+            if paginate:
+                if method.upper() != "GET":
+                    raise ConfigError("paginate: only a GET of a list endpoint has pages")
+                return rest.merged(rest.pages(self.control_plane, self.env, path, query))
+            return rest.invoke(self.control_plane, self.env, method, path, query, body)
+        except EnvironmentNotFound as exc:
+            raise self.control_plane.not_found(self.env, exc) from exc
 
     def environments(self) -> list[dict]:
         """GetEnvironment for every environment in the region."""

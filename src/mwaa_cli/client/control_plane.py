@@ -148,6 +148,13 @@ class ControlPlane:
         except bx.ClientError as exc:
             err = exc.response.get("Error", {})
             code, message = err.get("Code", ""), err.get("Message", str(exc))
+            if code in ("RestApiClientException", "RestApiServerException"):
+                from .rest import _RestException
+
+                raise _RestException(
+                    int(exc.response.get("RestApiStatusCode") or 0),
+                    exc.response.get("RestApiResponse"),
+                ) from exc
             if code == "ResourceNotFoundException":
                 raise EnvironmentNotFound(
                     f"environment not found: {message} (list them with 'mwaa envs')"

@@ -19,6 +19,7 @@ from .._files import make_private_dir
 from ..errors import ExitStatus, MwaaError
 from .airflow.home import AirflowHome, sample_dags_folder
 from .airflow.versions import DEFAULT, lookup
+from .airflow_rest import AirflowRestApi, RestLimits
 from .api import EnvironmentInfo, Limits, LocalApp
 from .api.cli_queue import CommandQueue
 from .auth import SigV4Verifier, load_or_create_key
@@ -64,6 +65,9 @@ class ServeOptions:
     startup_script: Path | None = None
     airflow_config: dict[str, str] = field(default_factory=dict)  # section.key -> value
     env_file: Path | None = None  # mwaa-local.toml (default: found beside the DAGs)
+    rest_role: str | None = "Admin"  # InvokeRestApi's Airflow role (None: access denied)
+    rest_timeout: float = 10.0  # seconds, as MWAA
+    rest_max_reply: int = 6 * 1024 * 1024  # bytes, as MWAA
 
     def spec(self) -> Spec:
         """This environment's definition: flags over the env file over defaults."""
@@ -248,6 +252,16 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
         preflight=lambda command: check_sqlite(home.db_path, command),
         queue=CommandQueue(opts.concurrency, opts.queue_size, opts.queue_wait),
         limits=Limits(body_timeout=opts.body_timeout),
+        rest=AirflowRestApi(
+            f"http://127.0.0.1:{api_port}",
+            home.flavour.rest_prefix,
+            home.flavour.major,
+            home.ui_passwords,
+            RestLimits(opts.rest_timeout, opts.rest_max_reply),
+        )
+        if opts.scheduler
+        else None,
+        rest_role=opts.rest_role,
     )
     local_app.check_paths = dags_folder_guard(local_app.allowlist, dags)
     app = local_app.build()

@@ -2,6 +2,7 @@
 
 - :mod:`.control_plane`: MWAA's API as botocore sends it (SigV4-verified)
 - :mod:`.sts`: STS GetCallerIdentity
+- :mod:`.rest_api`: InvokeRestApi, into the environment's Airflow REST API
 - :mod:`.cli_endpoint`: the CLI data plane
 - :mod:`.errors`: the error types handlers raise and how each protocol renders them
 
@@ -18,10 +19,11 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ...commands import Allowlist
+from ..airflow_rest import ROLES, AirflowRestApi
 from ..auth import SigV4Verifier
 from ..cli_tokens import TokenSigner
 from ..executor import Execution
-from . import cli_endpoint, control_plane, sts
+from . import cli_endpoint, control_plane, rest_api, sts
 from .cli_queue import CommandQueue
 from .errors import exception_handlers
 
@@ -55,6 +57,10 @@ class EnvironmentInfo:
     @property
     def arn(self) -> str:
         return f"arn:aws:airflow:{self.region}:{self.account}:environment/{self.name}"
+
+    def role_arn(self, role: str) -> str:
+        """The IAM resource MWAA authorises InvokeRestApi on for Airflow role ``role``."""
+        return f"arn:aws:airflow:{self.region}:{self.account}:role/{self.name}/{role}"
 
     def describe(self) -> dict:
         return {
@@ -104,6 +110,9 @@ class LocalApp:
     check_paths: Callable[[str, Sequence[str]], None] = lambda command, argv: None
     limits: Limits = field(default_factory=Limits)
     queue: CommandQueue = field(default_factory=CommandQueue)
+    rest: AirflowRestApi | None = None  # None: no Airflow API server (--no-scheduler)
+    rest_role: str | None = "Admin"  # the Airflow role of InvokeRestApi calls; None: denied
+    rest_roles: dict[str, str | None] = field(default_factory=dict)  # access key -> role
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
@@ -115,9 +124,16 @@ class LocalApp:
             else None
         )
 
+    def rest_role_of(self, access_key_id: str | None) -> str | None:
+        """The Airflow role InvokeRestApi runs as for this caller (None: none allowed)."""
+        role = self.rest_roles.get(access_key_id or "", self.rest_role)
+        assert role is None or role in ROLES, role
+        return role
+
     def build(self) -> Starlette:
         routes = [
             *control_plane.routes(self),
+            *rest_api.routes(self),
             *sts.routes(self),
             *cli_endpoint.routes(self),
         ]

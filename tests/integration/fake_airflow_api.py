@@ -1,0 +1,72 @@
+"""A stand-in for Airflow's REST API in InvokeRestApi transport tests (real Airflow answers in
+tests/e2e/test_rest_api.py): it echoes what reached it, and misbehaves on request.
+
+- ``POST /auth/token`` (Airflow 3's SimpleAuthManager login): a token per user, when the
+  password matches ``PASSWORDS``
+- ``/api/v2/...`` and ``/api/v1/...``: ``{"method", "path", "query", "auth", "body"}``;
+  paths ending in ``/slow`` (sleeps 3 s), ``/huge`` (2 MiB), ``/missing`` (404), ``/boom`` (500), ``/empty`` (204),
+  ``/text`` (not JSON), ``/expire`` (401 for a token seen before: a restarted API server)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+PASSWORDS = {"admin": "pw-admin", "op": "pw-op", "user": "pw-user", "viewer": "pw-viewer"}
+LOGINS: list[str] = []
+_SEEN_BY_EXPIRE: set[str] = set()
+
+
+async def token(request: Request) -> Response:
+    doc = await request.json()
+    if PASSWORDS.get(doc.get("username")) != doc.get("password"):
+        return JSONResponse({"detail": "Invalid credentials"}, status_code=401)
+    LOGINS.append(doc["username"])
+    return JSONResponse({"access_token": f"jwt-{doc['username']}-{len(LOGINS)}"}, status_code=201)
+
+
+async def api(request: Request) -> Response:
+    path = request.scope["raw_path"].decode()
+    auth = request.headers.get("authorization", "")
+    if path.endswith("/slow"):
+        await asyncio.sleep(3)
+    if path.endswith("/huge"):
+        return JSONResponse({"blob": "x" * (2 * 1024 * 1024)})
+    if path.endswith("/missing"):
+        return JSONResponse({"detail": "DAG not found", "status": 404}, status_code=404)
+    if path.endswith("/boom"):
+        return JSONResponse({"detail": "boom", "status": 500}, status_code=500)
+    if path.endswith("/empty"):
+        return Response(status_code=204)
+    if path.endswith("/text"):
+        return PlainTextResponse("plain words")
+    if path.endswith("/expire"):
+        if auth in _SEEN_BY_EXPIRE:
+            return JSONResponse({"detail": "Invalid JWT"}, status_code=401)
+        _SEEN_BY_EXPIRE.add(auth)
+    if not auth:
+        return JSONResponse({"detail": "Not authenticated"}, status_code=401)
+    raw = await request.body()
+    return JSONResponse(
+        {
+            "method": request.method,
+            "path": path,
+            "query": [list(pair) for pair in request.query_params.multi_items()],
+            "auth": auth,
+            "body": json.loads(raw) if raw else None,
+        }
+    )
+
+
+app = Starlette(
+    routes=[
+        Route("/auth/token", token, methods=["POST"]),
+        Route("/api/{rest:path}", api, methods=["GET", "PUT", "POST", "PATCH", "DELETE"]),
+    ]
+)

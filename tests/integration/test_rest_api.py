@@ -1,0 +1,264 @@
+"""InvokeRestApi through the real app and real boto3, into a stand-in of Airflow's REST API
+that echoes what reached it (tests/integration/fake_airflow_api.py): the path never leaves
+/api/vN, the role's credentials go along, MWAA's limits and error shapes hold."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import socket
+
+import boto3
+import httpx
+import pytest
+from botocore.config import Config
+
+from mwaa_cli.local.airflow_rest import AirflowRestApi, RestLimits, confine_path, parse_call
+from mwaa_cli.local.api import EnvironmentInfo, LocalApp
+from mwaa_cli.local.auth import AccessKey, SigV4Verifier
+from mwaa_cli.local.cli_tokens import TokenSigner
+
+from . import fake_airflow_api
+from .conftest import KEY, _start
+
+VIEWER_KEY = AccessKey("AKIAMWAATESTVIEWER01", "viewer-secret-access-key-0123456789abcdef")
+NO_ROLE_KEY = AccessKey("AKIAMWAATESTNOROLE01", "norole-secret-access-key-0123456789abcdef")
+
+
+def _listen() -> socket.socket:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    return sock
+
+
+@pytest.fixture(scope="module")
+def fake_api():
+    sock = _listen()
+    server, thread = _start(fake_airflow_api.app, sock)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def rest_server(fake_api):
+    sock = _listen()
+    port = sock.getsockname()[1]
+    info = EnvironmentInfo("rtest", "3.3.1", f"127.0.0.1:{port}", created_at=1_700_000_000.0)
+    app = LocalApp(
+        info,
+        TokenSigner(b"r" * 32, ttl=60),
+        lambda argv: None,  # type: ignore[arg-type,return-value]
+        verifier=SigV4Verifier([KEY, VIEWER_KEY, NO_ROLE_KEY], "us-east-1"),
+        rest=AirflowRestApi(
+            fake_api,
+            "/api/v2",
+            3,
+            lambda: dict(fake_airflow_api.PASSWORDS),
+            RestLimits(timeout=1.0, max_reply=1024 * 1024),
+        ),
+        rest_roles={VIEWER_KEY.access_key_id: "Viewer", NO_ROLE_KEY.access_key_id: None},
+    ).build()
+    server, thread = _start(app, sock)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+def _client(url: str, key: AccessKey = KEY):
+    return boto3.client(
+        "mwaa",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id=key.access_key_id,
+        aws_secret_access_key=key.secret_access_key,
+        config=Config(inject_host_prefix=False, retries={"max_attempts": 1}),
+    )
+
+
+@pytest.fixture(scope="module")
+def mwaa(rest_server):
+    return _client(rest_server)
+
+
+def test_reply_shape_path_query_body_and_admin_login(mwaa):
+    reply = mwaa.invoke_rest_api(
+        Name="rtest",
+        Path="/dags/d1/dagRuns",
+        Method="POST",
+        QueryParameters={"tags": ["a", "b"], "paused": False, "limit": 10, "gone": None},
+        Body={"conf": {"k": 1}, "logical_date": None},
+    )
+    assert reply["RestApiStatusCode"] == 200
+    echoed = reply["RestApiResponse"]
+    assert echoed["method"] == "POST"
+    assert echoed["path"] == "/api/v2/dags/d1/dagRuns"
+    assert echoed["query"] == [["tags", "a"], ["tags", "b"], ["paused", "false"], ["limit", "10"]]
+    assert echoed["body"] == {"conf": {"k": 1}, "logical_date": None}  # nulls kept
+    assert echoed["auth"].startswith("Bearer jwt-admin-")
+
+
+def test_empty_body_on_get_is_not_sent(mwaa):
+    echoed = mwaa.invoke_rest_api(
+        Name="rtest", Path="/dags", Method="GET", Body={}, QueryParameters={}
+    )["RestApiResponse"]
+    assert echoed["method"] == "GET" and echoed["body"] is None and echoed["query"] == []
+
+
+def test_run_ids_with_plus_and_colon_reach_airflow_as_sent(mwaa):
+    run = "manual__2026-11-26T05:49:33.893389+00:00"
+    echoed = mwaa.invoke_rest_api(Name="rtest", Path=f"/dags/d/dagRuns/{run}", Method="GET")
+    assert echoed["RestApiResponse"]["path"] == f"/api/v2/dags/d/dagRuns/{run}"
+
+
+def test_the_role_of_the_callers_key_logs_in(rest_server):
+    echoed = _client(rest_server, VIEWER_KEY).invoke_rest_api(
+        Name="rtest", Path="/dags", Method="GET"
+    )["RestApiResponse"]
+    assert echoed["auth"].startswith("Bearer jwt-viewer-")
+
+
+def test_a_key_without_a_role_gets_the_access_denied_the_provider_falls_back_on(rest_server):
+    client = _client(rest_server, NO_ROLE_KEY)
+    with pytest.raises(client.exceptions.AccessDeniedException) as info:
+        client.invoke_rest_api(Name="rtest", Path="/dags", Method="GET")
+    # Amazon's MwaaHook falls back to the web login when the message names the Airflow role
+    assert "Airflow role" in info.value.response["Error"]["Message"]
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_an_expired_jwt_is_renewed_once(mwaa):
+    first = mwaa.invoke_rest_api(Name="rtest", Path="/x/expire", Method="GET")
+    second = mwaa.invoke_rest_api(Name="rtest", Path="/x/expire", Method="GET")
+    assert first["RestApiResponse"]["auth"] != second["RestApiResponse"]["auth"]
+
+
+def test_airflow_4xx_is_rest_api_client_exception(mwaa):
+    with pytest.raises(mwaa.exceptions.RestApiClientException) as info:
+        mwaa.invoke_rest_api(Name="rtest", Path="/x/missing", Method="GET")
+    response = info.value.response
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert response["Error"]["Code"] == "RestApiClientException"
+    assert response["RestApiStatusCode"] == 404
+    assert response["RestApiResponse"] == {"detail": "DAG not found", "status": 404}
+
+
+def test_airflow_5xx_is_rest_api_server_exception(mwaa):
+    with pytest.raises(mwaa.exceptions.RestApiServerException) as info:
+        mwaa.invoke_rest_api(Name="rtest", Path="/x/boom", Method="GET")
+    response = info.value.response
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400  # as modelled
+    assert response["RestApiStatusCode"] == 500
+    assert response["RestApiResponse"] == {"detail": "boom", "status": 500}
+
+
+def test_no_content_and_text_replies(mwaa):
+    empty = mwaa.invoke_rest_api(Name="rtest", Path="/x/empty", Method="DELETE")
+    assert empty["RestApiStatusCode"] == 204 and empty["RestApiResponse"] == {}
+    text = mwaa.invoke_rest_api(Name="rtest", Path="/x/text", Method="GET")
+    assert text["RestApiResponse"] == "plain words"
+
+
+def test_mwaa_limits_time_and_size(mwaa):
+    with pytest.raises(mwaa.exceptions.RestApiServerException) as slow:
+        mwaa.invoke_rest_api(Name="rtest", Path="/x/slow", Method="GET")
+    assert slow.value.response["RestApiStatusCode"] == 504
+    assert "did not answer within 1 s" in slow.value.response["RestApiResponse"]["detail"]
+    with pytest.raises(mwaa.exceptions.RestApiServerException) as huge:
+        mwaa.invoke_rest_api(Name="rtest", Path="/x/huge", Method="GET")
+    assert huge.value.response["RestApiStatusCode"] == 502
+    assert "exceeds 1048576 bytes" in huge.value.response["RestApiResponse"]["detail"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/../auth/token",
+        "/dags/..",
+        "/dags/%2e%2e/%2e%2e/auth/token",
+        "/dags/%2E%2E",
+        "//evil.example/api",
+        "http://evil.example/api/v2/dags",
+        "dags",
+        "/dags?limit=1",
+        "/dags#frag",
+        "/dags%3Flimit=1",
+        "/dags\r\nX-Injected: 1",
+        "/dags%0d%0aX-Injected:%201",
+        "/dags\\..\\auth",
+        "/dags/\x00",
+    ],
+)
+def test_paths_that_would_leave_the_rest_api_are_refused(mwaa, path):
+    with pytest.raises(mwaa.exceptions.ValidationException):
+        mwaa.invoke_rest_api(Name="rtest", Path=path, Method="GET")
+
+
+def test_percent_encoded_slash_stays_below_the_prefix(mwaa):
+    echoed = mwaa.invoke_rest_api(Name="rtest", Path="/dags/a%2fb", Method="GET")
+    assert echoed["RestApiResponse"]["path"] == "/api/v2/dags/a/b"
+
+
+@pytest.mark.parametrize(
+    "params, member",
+    [
+        ({"Method": "HEAD"}, "method"),
+        ({"Method": "get"}, "method"),
+        ({"Body": [1, 2]}, "Body"),
+        ({"Body": "text"}, "Body"),
+        ({"QueryParameters": ["a"]}, "QueryParameters"),
+        ({"QueryParameters": {"a": {"nested": 1}}}, "QueryParameters.a"),
+    ],
+)
+def test_what_botocore_lets_through_is_validated(mwaa, params, member):
+    call = {"Name": "rtest", "Path": "/dags", "Method": "GET", **params}
+    with pytest.raises(mwaa.exceptions.ValidationException) as info:
+        mwaa.invoke_rest_api(**call)
+    assert member in info.value.response["Error"]["Message"]
+
+
+def test_environment_name_pattern_and_unknown_environment(mwaa):
+    with pytest.raises(mwaa.exceptions.ValidationException):
+        mwaa.invoke_rest_api(Name="1bad", Path="/dags", Method="GET")
+    with pytest.raises(mwaa.exceptions.ResourceNotFoundException):
+        mwaa.invoke_rest_api(Name="other", Path="/dags", Method="GET")
+
+
+def test_unsigned_and_non_json_bodies(rest_server):
+    unsigned = httpx.post(f"{rest_server}/restapi/rtest", json={"Path": "/dags", "Method": "GET"})
+    assert unsigned.status_code in (401, 403), unsigned.text
+    from .test_control_plane import _signed
+
+    class Srv:
+        url = rest_server
+
+    reply = _signed(Srv, "POST", "/restapi/rtest", b"{not json")
+    assert reply.status_code == 400 and reply.headers["x-amzn-ErrorType"] == "ValidationException"
+    big = _signed(
+        Srv, "POST", "/restapi/rtest", json.dumps({"Body": {"x": "y" * 2_000_000}}).encode()
+    )
+    assert big.status_code == 413
+
+
+def test_airflow_2_basic_auth_and_prefix(fake_api):
+    rest = AirflowRestApi(fake_api, "/api/v1", 2, lambda: dict(fake_airflow_api.PASSWORDS))
+    call = parse_call({"Path": "/dags", "Method": "GET"})
+    status, echoed = asyncio.run(rest.call("Op", call))
+    assert status == 200 and echoed["path"] == "/api/v1/dags"
+    assert echoed["auth"] == "Basic " + base64.b64encode(b"op:pw-op").decode()
+
+
+def test_public_is_anonymous(fake_api):
+    rest = AirflowRestApi(fake_api, "/api/v2", 3, lambda: dict(fake_airflow_api.PASSWORDS))
+    status, reply = asyncio.run(rest.call("Public", parse_call({"Path": "/dags", "Method": "GET"})))
+    assert status == 401 and reply == {"detail": "Not authenticated"}
+
+
+def test_confine_path_keeps_ordinary_paths():
+    assert confine_path("/dags/my.dag-1_x/tasks") == "/dags/my.dag-1_x/tasks"
+    assert confine_path("/dags/x/dagRuns/~1") == "/dags/x/dagRuns/~1"
+    assert confine_path("/variables/a%20b") == "/variables/a%20b"
