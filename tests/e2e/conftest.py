@@ -249,7 +249,7 @@ class LocalEnv:
         """Airflow's own API server / UI (from the banner)."""
         import re
 
-        match = re.search(r"Airflow UI +(http://127\.0\.0\.1:\d+)", self.stderr_text())
+        match = re.search(r"Airflow itself on (http://127\.0\.0\.1:\d+)", self.stderr_text())
         assert match, self.stderr_text()
         return match.group(1)
 
@@ -356,7 +356,11 @@ def stop(local: LocalEnv) -> int:
 
 @pytest.fixture(scope="session")
 def local_env(tmp_path_factory):
-    local = start_local_env(tmp_path_factory.mktemp("e2e"), "--write-profile", "mwaa-local")
+    # InvokeRestApi gets 30 s instead of MWAA's 10: with three environments on two cores,
+    # Airflow's API server on SQLite can stall for ~10 s while a writer holds the DB
+    local = start_local_env(
+        tmp_path_factory.mktemp("e2e"), "--write-profile", "mwaa-local", "--rest-timeout", "30"
+    )
     try:
         wait_for_dags(local, {"hello_mwaa", "etl_with_params", "daily_report"})
         yield local

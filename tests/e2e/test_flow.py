@@ -32,9 +32,16 @@ IDENTICAL = [
 ]
 
 
+# A log record's first line: Airflow 2's "[2026-…] {file.py:1} INFO - …" and structlog's
+# "2026-…Z [info     ] …". Airflow 2 logs to stdout; on 3.2.1 a cold command that imports
+# Airflow's models also logs alembic 1.18.4's "setup plugin …" records there, which the warm
+# executor logged once, when it preloaded those modules (a known difference: records only)
+LOG_RECORD = re.compile(rb"\[\d{4}-\d\d-\d\d|\d{4}-\d\d-\d\dT[\d:.]+Z \[(debug|info|warning) *\] ")
+
+
 def without_log_lines(out: bytes) -> bytes:
-    """Output without the timestamped log lines Airflow 2 prints on stdout."""
-    return b"\n".join(ln for ln in out.split(b"\n") if not re.match(rb"\[\d{4}-\d\d-\d\d", ln))
+    """Output without the log records Airflow prints on stdout."""
+    return b"\n".join(ln for ln in out.split(b"\n") if not LOG_RECORD.match(ln))
 
 
 @pytest.mark.parametrize("argv", IDENTICAL, ids=" ".join)
@@ -155,7 +162,8 @@ def test_curl_script_from_the_user_guide(flow_env, have_curl):
     env = dict(flow_env.aws_environ(), NAME="local", COMMAND="dags list -o json")
     out = subprocess.run(["bash", "-c", GUIDE_SCRIPT], env=env, capture_output=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout == flow_env.airflow("dags", "list", "-o", "json").stdout
+    direct = flow_env.airflow("dags", "list", "-o", "json").stdout
+    assert without_log_lines(out.stdout) == without_log_lines(direct)
 
 
 def test_disallowed_command_never_runs(flow_env):

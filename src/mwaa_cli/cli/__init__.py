@@ -19,6 +19,7 @@ COMMANDS = {
     "run": "run:run",
     "batch": "batch:batch",
     "api": "api:api",
+    "ui": "ui:ui",
     "shell": "shell:shell",
     "envs": "envs:envs",
     "env": "envs:env",

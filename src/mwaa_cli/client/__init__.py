@@ -191,6 +191,20 @@ class Client:
         except EnvironmentNotFound as exc:
             raise self.control_plane.not_found(self.env, exc) from exc
 
+    def web_login_url(self) -> str:
+        """The URL that opens the environment's Airflow UI logged in: CreateWebLoginToken's
+        token in MWAA's console sign-in page (one use, 60 s)."""
+        try:
+            reply = self.control_plane.call("create_web_login_token", Name=self.env)
+        except EnvironmentNotFound as exc:
+            raise self.control_plane.not_found(self.env, exc) from exc
+        try:
+            host, token = reply["WebServerHostname"], reply["WebToken"]
+        except KeyError as exc:
+            raise ProtocolError(f"CreateWebLoginToken reply lacks {exc}") from exc
+        base = self.cli_url(host)[: -len(CLI_PATH)]  # the web server, with its scheme
+        return f"{base}/aws_mwaa/aws-console-sso?login=true#{token}"
+
     def environments(self) -> list[dict]:
         """GetEnvironment for every environment in the region."""
         return [self.get_environment(n) for n in self.list_environment_names()]

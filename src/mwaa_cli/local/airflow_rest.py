@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -196,10 +197,11 @@ class AirflowRestApi:
         headers = {"accept": "application/json"}
         if user is not None:
             if self.major >= 3:
-                headers["authorization"] = f"Bearer {await self._jwt(user)}"
+                headers["authorization"] = f"Bearer {await self.jwt(user)}"
             else:
                 pair = f"{user}:{self.passwords()[user]}".encode()
                 headers["authorization"] = f"Basic {base64.b64encode(pair).decode()}"
+        self.http.cookies.clear()  # never carry one caller's session into another's call
         request = self.http.build_request(
             call.method,
             f"{self.base_url}{self.prefix}{call.path}",
@@ -227,10 +229,43 @@ class AirflowRestApi:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def _jwt(self, user: str) -> str:
-        cached = self._jwts.get(user)
+    async def login_cookie(self, role: str) -> tuple[str, str]:
+        """A logged-in web session of ``role``'s user: the cookie Airflow's UI and REST API
+        accept - ``_token`` (a JWT, Airflow 3) or Flask's ``session`` (Airflow 2)."""
+        user = ROLES[role]
+        if user is None:
+            raise CallFailed(403, "Forbidden", "the Public role cannot log in")
+        if self.major >= 3:
+            return "_token", await self.jwt(user, fresh=True)
+        # Airflow 2: log in through its own login form, as a browser would
+        async with httpx.AsyncClient(trust_env=False, timeout=self.limits.timeout) as web:
+            page = await web.get(f"{self.base_url}/login/")
+            match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
+            if match is None:
+                raise CallFailed(502, "Bad Gateway", "Airflow's login page has no CSRF token")
+            done = await web.post(
+                f"{self.base_url}/login/",
+                data={
+                    "username": user,
+                    "password": self.passwords()[user],
+                    "csrf_token": match.group(1),
+                },
+            )
+            session = web.cookies.get("session")
+            if (
+                done.status_code >= 400
+                or session is None
+                or "/login" in done.headers.get("location", "/login")
+            ):
+                raise CallFailed(502, "Bad Gateway", f"logging in to Airflow as {user} failed")
+            return "session", session
+
+    async def jwt(self, user: str, fresh: bool = False) -> str:
+        """A JWT of ``user`` from Airflow 3's ``POST /auth/token`` (cached 10 minutes)."""
+        cached = None if fresh else self._jwts.get(user)
         if cached and time.monotonic() - cached[1] < 600:
             return cached[0]
+        self.http.cookies.clear()
         response = await self.http.post(
             f"{self.base_url}/auth/token",
             json={"username": user, "password": self.passwords()[user]},

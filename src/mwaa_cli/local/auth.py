@@ -42,6 +42,14 @@ class AccessKey:
         return f"AccessKey({self.access_key_id!r}, secret='***')"
 
 
+def _new_key() -> AccessKey:
+    alphabet = string.ascii_uppercase + string.digits
+    return AccessKey(
+        "AKIAMWAA" + "".join(secrets.choice(alphabet) for _ in range(12)),
+        secrets.token_urlsafe(30)[:40],
+    )
+
+
 def load_or_create_key(path: Path) -> AccessKey:
     """The environment's access key pair, generated on first start and kept 0600."""
     try:
@@ -49,14 +57,32 @@ def load_or_create_key(path: Path) -> AccessKey:
         return AccessKey(doc["AccessKeyId"], doc["SecretAccessKey"])
     except (OSError, ValueError, KeyError):
         pass
-    alphabet = string.ascii_uppercase + string.digits
-    key = AccessKey(
-        "AKIAMWAA" + "".join(secrets.choice(alphabet) for _ in range(12)),
-        secrets.token_urlsafe(30)[:40],
-    )
+    key = _new_key()
     doc = {"AccessKeyId": key.access_key_id, "SecretAccessKey": key.secret_access_key}
     write_private(path, json.dumps(doc).encode())
     return key
+
+
+def load_or_create_role_keys(path: Path, roles: list[str]) -> dict[str, AccessKey]:
+    """One more key pair per Airflow role (role -> key; ``none``: a caller without
+    airflow:InvokeRestApi), generated on first start and kept 0600: MWAA picks the role
+    from the caller's IAM policy, a local environment from the caller's key."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        doc = {}
+    keys = {}
+    for role in roles:
+        entry = doc.get(role)
+        if not isinstance(entry, dict) or not {"AccessKeyId", "SecretAccessKey"} <= entry.keys():
+            key = _new_key()
+            entry = doc[role] = {
+                "AccessKeyId": key.access_key_id,
+                "SecretAccessKey": key.secret_access_key,
+            }
+        keys[role] = AccessKey(entry["AccessKeyId"], entry["SecretAccessKey"])
+    write_private(path, json.dumps(doc, indent=1).encode())
+    return keys
 
 
 class SigV4Verifier:

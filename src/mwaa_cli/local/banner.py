@@ -30,9 +30,12 @@ def render_banner(b: Banner, components: list[str]) -> str:
     ]
     if components:
         lines += [
-            f"  Airflow UI    http://{info.airflow_ui_url}  (REST API: "
-            f"{b.home.flavour.rest_prefix}; {', '.join(components)})",
-            f"                log in as 'admin', password in {b.home.passwords_path} (0600)",
+            f"  Airflow UI    {b.endpoint}/  (REST API {b.home.flavour.rest_prefix}, also through "
+            "InvokeRestApi; Airflow itself on "
+            f"http://{info.airflow_ui_url}, loopback only)",
+            f"                log in with `mwaa ui`, or as 'admin' with the password in "
+            f"{b.home.passwords_path} (0600)",
+            f"  components    {', '.join(components)}",
         ]
     else:
         lines.append("  components    none (--no-scheduler): CLI only, triggered runs stay queued")

@@ -2,9 +2,9 @@
 
 A token is ``base64url(payload) "." base64url(HMAC-SHA256(secret, payload))`` (unpadded,
 canonical: any other spelling of the same bytes is refused) where the payload is compact
-JSON ``{"env", "exp", "jti", "use"}``; ``use`` is ``cli`` (CreateCliToken) or ``web``
-(CreateWebLoginToken), and a token is accepted only for its own use. Clients treat it as
-opaque.
+JSON ``{"env", "exp", "jti", "use"}`` (web tokens also carry ``role``, the Airflow role the
+login is for); ``use`` is ``cli`` (CreateCliToken) or ``web`` (CreateWebLoginToken), and a
+token is accepted only for its own use. Clients treat it as opaque.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class TokenClaims:
     expires_at: float
     token_id: str  # safe to log; the token itself never is
     use: str = "cli"
+    role: str | None = None  # web tokens: the Airflow role to log in as
 
 
 class TokenSigner:
@@ -53,7 +54,9 @@ class TokenSigner:
     def _sign(self, payload: bytes) -> bytes:
         return hmac.new(self._secret, payload, hashlib.sha256).digest()
 
-    def issue(self, env: str, now: float | None = None, use: str = "cli") -> str:
+    def issue(
+        self, env: str, now: float | None = None, use: str = "cli", role: str | None = None
+    ) -> str:
         now = time.time() if now is None else now
         claims = {
             "env": env,
@@ -61,6 +64,8 @@ class TokenSigner:
             "jti": secrets.token_hex(8),
             "use": use,
         }
+        if role is not None:
+            claims["role"] = role
         payload = json.dumps(claims, separators=(",", ":"), sort_keys=True).encode()
         return f"{_b64(payload)}.{_b64(self._sign(payload))}"
 
@@ -88,4 +93,7 @@ class TokenSigner:
             raise TokenRejected(f"the {kind} token was issued for another environment")
         if now >= expires:
             raise TokenRejected(f"the {kind} token has expired; request a new one")
-        return TokenClaims(claims["env"], expires, str(claims["jti"]), use)
+        role = claims.get("role")
+        return TokenClaims(
+            claims["env"], expires, str(claims["jti"]), use, role if isinstance(role, str) else None
+        )

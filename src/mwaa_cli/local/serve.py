@@ -19,10 +19,10 @@ from .._files import make_private_dir
 from ..errors import ExitStatus, MwaaError
 from .airflow.home import AirflowHome, sample_dags_folder
 from .airflow.versions import DEFAULT, lookup
-from .airflow_rest import AirflowRestApi, RestLimits
+from .airflow_rest import ROLES, AirflowRestApi, RestLimits
 from .api import EnvironmentInfo, Limits, LocalApp
 from .api.cli_queue import CommandQueue
-from .auth import SigV4Verifier, load_or_create_key
+from .auth import SigV4Verifier, load_or_create_key, load_or_create_role_keys
 from .banner import Banner, render_banner
 from .cli_tokens import DEFAULT_TTL, TokenSigner
 from .client_setup import client_environ, default_profile, write_aws_profile, write_env_file
@@ -244,11 +244,12 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     if opts.scheduler:
         supervisor.start(flavour_components, home.environ)
     key = load_or_create_key(root / "credentials.json")
+    role_keys = load_or_create_role_keys(root / "role-keys.json", [*ROLES, "none"])
     local_app = LocalApp(
         info,
         TokenSigner(home.token_key(), opts.token_ttl),
         executor.run,
-        verifier=SigV4Verifier([key], opts.region),
+        verifier=SigV4Verifier([key, *role_keys.values()], opts.region),
         preflight=lambda command: check_sqlite(home.db_path, command),
         queue=CommandQueue(opts.concurrency, opts.queue_size, opts.queue_wait),
         limits=Limits(body_timeout=opts.body_timeout),
@@ -262,6 +263,9 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
         if opts.scheduler
         else None,
         rest_role=opts.rest_role,
+        rest_roles={
+            k.access_key_id: (None if role == "none" else role) for role, k in role_keys.items()
+        },
     )
     local_app.check_paths = dags_folder_guard(local_app.allowlist, dags)
     app = local_app.build()

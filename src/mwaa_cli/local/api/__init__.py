@@ -4,6 +4,7 @@
 - :mod:`.sts`: STS GetCallerIdentity
 - :mod:`.rest_api`: InvokeRestApi, into the environment's Airflow REST API
 - :mod:`.cli_endpoint`: the CLI data plane
+- :mod:`.web`: the web login, and Airflow's UI and REST API behind the same TLS
 - :mod:`.errors`: the error types handlers raise and how each protocol renders them
 
 Routing, validation and error -> HTTP status only; commands run in the executor.
@@ -12,6 +13,7 @@ Routing, validation and error -> HTTP status only; commands run in the executor.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -23,7 +25,7 @@ from ..airflow_rest import ROLES, AirflowRestApi
 from ..auth import SigV4Verifier
 from ..cli_tokens import TokenSigner
 from ..executor import Execution
-from . import cli_endpoint, control_plane, rest_api, sts
+from . import cli_endpoint, control_plane, rest_api, sts, web
 from .cli_queue import CommandQueue
 from .errors import exception_handlers
 
@@ -114,6 +116,7 @@ class LocalApp:
     rest_role: str | None = "Admin"  # the Airflow role of InvokeRestApi calls; None: denied
     rest_roles: dict[str, str | None] = field(default_factory=dict)  # access key -> role
     stopping: threading.Event = field(default_factory=threading.Event)
+    web_tokens: SpentTokens = field(default_factory=lambda: SpentTokens())
 
     def __post_init__(self) -> None:
         if self.allowlist is None:
@@ -136,10 +139,32 @@ class LocalApp:
             *rest_api.routes(self),
             *sts.routes(self),
             *cli_endpoint.routes(self),
+            *web.routes(self),
         ]
         app = Starlette(routes=routes, exception_handlers=exception_handlers())
+        # paths that are not the endpoint's own go on to Airflow's web server (UI, REST API)
+        app.add_middleware(web.AirflowProxy, local=self)
         app.add_middleware(RejectControlCharacters)
         return app
+
+
+class SpentTokens:
+    """Web login tokens already exchanged (each works once), forgotten when they expire."""
+
+    def __init__(self) -> None:
+        self._spent: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def spend(self, token_id: str, expires_at: float) -> bool:
+        """True the first time ``token_id`` is presented."""
+        now = time.time()
+        with self._lock:
+            for old in [t for t, exp in self._spent.items() if exp <= now]:
+                del self._spent[old]
+            if token_id in self._spent:
+                return False
+            self._spent[token_id] = expires_at
+            return True
 
 
 class RejectControlCharacters:

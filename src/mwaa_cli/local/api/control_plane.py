@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ...wire import is_valid_env_name
+from ..airflow_rest import ROLES
 from ..auth import AuthFailure, SigV4Verifier
 from .bodies import read_body
 from .errors import AwsError
@@ -75,12 +76,24 @@ def routes(app: LocalApp) -> list[Route]:
 
     async def create_web_login_token(request: Request) -> Response:
         name = await lookup(request)
+        key = getattr(request.state, "access_key_id", None)
+        # a caller without airflow:InvokeRestApi ("none") may still log in to the web
+        # server, which is the fallback Amazon's provider takes: as Admin
+        role = app.rest_role_of(key) or "Admin"
+        if ROLES[role] is None:
+            raise AwsError(
+                403,
+                "AccessDeniedException",
+                f"User: {key or 'local'} is not authorized to perform: "
+                f"airflow:CreateWebLoginToken on resource: {app.env.role_arn(role)} (the "
+                "Public role cannot log in)",
+            )
         return JSONResponse(
             {
-                "WebToken": app.signer.issue(name, use="web"),
+                "WebToken": app.signer.issue(name, use="web", role=role),
                 "WebServerHostname": app.env.webserver_hostname,
-                "IamIdentity": "local",
-                "AirflowIdentity": "admin",
+                "IamIdentity": f"arn:aws:iam::{app.env.account}:user/{key or 'local'}",
+                "AirflowIdentity": f"assumed-role/{ROLES[role]}",
             }
         )
 
