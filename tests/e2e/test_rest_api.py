@@ -8,12 +8,13 @@ import subprocess
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 
 from mwaa_cli import Client
 from mwaa_cli.client.rest import RestClientError
 
-from .conftest import LocalEnv, start_local_env, stop, wait_for_dags
+from .conftest import LocalEnv, wait_for_dags
 
 SAMPLE_DAGS = {"hello_mwaa", "etl_with_params", "daily_report"}
 
@@ -21,20 +22,19 @@ SAMPLE_DAGS = {"hello_mwaa", "etl_with_params", "daily_report"}
 @pytest.fixture(autouse=True)
 def _airflow_ready(request):
     """The environment's API server answers and has the sample DAGs."""
-    for name in ("flow_env", "viewer_env"):
-        if name in request.fixturenames:
-            local = request.getfixturevalue(name)
-            local.wait_for_api()
-            wait_for_dags(local, SAMPLE_DAGS)
+    local = request.getfixturevalue("flow_env")
+    local.wait_for_api()
+    wait_for_dags(local, SAMPLE_DAGS)
 
 
-def boto_mwaa(local: LocalEnv):
+def boto_mwaa(local: LocalEnv, key: dict | None = None):
+    key = key or local.key
     return boto3.client(
         "mwaa",
         endpoint_url=local.endpoint,
         region_name="us-east-1",
-        aws_access_key_id=local.key["AccessKeyId"],
-        aws_secret_access_key=local.key["SecretAccessKey"],
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
         verify=local.ca_bundle if local.tls else None,
         config=Config(inject_host_prefix=False, retries={"max_attempts": 1}),
     )
@@ -191,38 +191,104 @@ def test_library_api(flow_env, monkeypatch):
     assert info.value.status == 404
 
 
-@pytest.fixture(scope="module")
-def viewer_env(tmp_path_factory):
-    """An environment whose key calls InvokeRestApi as Airflow's Viewer, with a tiny reply cap."""
-    local = start_local_env(
-        tmp_path_factory.mktemp("viewer"), "--rest-role", "Viewer", "--rest-max-reply", "0.002"
-    )
-    try:
-        wait_for_dags(local, SAMPLE_DAGS)
-        yield local
-    finally:
-        stop(local)
+def role_key(local: LocalEnv, role: str) -> dict:
+    """The environment's key pair for an Airflow role (HOME/role-keys.json)."""
+    return json.loads((local.home / "role-keys.json").read_text())[role]
 
 
-def test_a_viewer_reads_but_cannot_trigger(viewer_env):
-    mwaa = boto_mwaa(viewer_env)
-    one = mwaa.invoke_rest_api(
-        Name="local", Path="/dags", Method="GET", QueryParameters={"limit": 1}
+def test_each_role_key_calls_as_its_airflow_role(flow_env):
+    viewer = boto_mwaa(flow_env, role_key(flow_env, "Viewer"))
+    assert (
+        viewer.invoke_rest_api(Name="local", Path="/dags", Method="GET")["RestApiStatusCode"] == 200
     )
-    assert one["RestApiStatusCode"] == 200
-    with pytest.raises(mwaa.exceptions.RestApiClientException) as info:
-        mwaa.invoke_rest_api(
+    with pytest.raises(viewer.exceptions.RestApiClientException) as info:
+        viewer.invoke_rest_api(
             Name="local",
             Path="/dags/hello_mwaa/dagRuns",
             Method="POST",
-            Body=trigger_body(viewer_env, {}),
+            Body=trigger_body(flow_env, {}),
         )
-    assert info.value.response["RestApiStatusCode"] == 403
+    assert info.value.response["RestApiStatusCode"] == 403  # Airflow's own refusal
+    op = boto_mwaa(flow_env, role_key(flow_env, "Op"))
+    created = op.invoke_rest_api(
+        Name="local",
+        Path="/dags/hello_mwaa/dagRuns",
+        Method="POST",
+        Body=trigger_body(flow_env, {}),
+    )
+    assert created["RestApiStatusCode"] == 200
+    public = boto_mwaa(flow_env, role_key(flow_env, "Public"))
+    with pytest.raises(public.exceptions.RestApiClientException) as anonymous:
+        public.invoke_rest_api(Name="local", Path="/dags", Method="GET")
+    assert anonymous.value.response["RestApiStatusCode"] in (401, 403)
+    none = boto_mwaa(flow_env, role_key(flow_env, "none"))
+    with pytest.raises(none.exceptions.AccessDeniedException) as denied:
+        none.invoke_rest_api(Name="local", Path="/dags", Method="GET")
+    assert "Airflow role" in denied.value.response["Error"]["Message"]
 
 
-def test_a_reply_over_the_cap_is_a_server_exception(viewer_env):
-    mwaa = boto_mwaa(viewer_env)
-    with pytest.raises(mwaa.exceptions.RestApiServerException) as info:
-        mwaa.invoke_rest_api(Name="local", Path="/dags", Method="GET")
-    assert info.value.response["RestApiStatusCode"] == 502
-    assert "exceeds 2097 bytes" in info.value.response["RestApiResponse"]["detail"]
+def web_session(local: LocalEnv) -> tuple[requests.Session, str, requests.Response]:
+    """A web login as Amazon's provider does it: CreateWebLoginToken, then the login POST."""
+    token = boto_mwaa(local).create_web_login_token(Name="local")
+    host = token["WebServerHostname"]
+    session = requests.Session()
+    session.verify = local.ca_bundle
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would win over session.verify
+    path = (
+        "/pluginsv2/aws_mwaa/login" if local.airflow_version.startswith("3") else "/aws_mwaa/login"
+    )
+    login = session.post(f"https://{host}{path}", data={"token": token["WebToken"]}, timeout=30)
+    login.raise_for_status()
+    # a web login token works once
+    again = requests.post(
+        f"https://{host}{path}", data={"token": token["WebToken"]}, verify=local.ca_bundle
+    )
+    assert again.status_code == 403 and "already used" in again.text
+    return session, host, login
+
+
+def test_web_login_gives_airflows_session_on_the_same_tls(flow_env):
+    session, host, login = web_session(flow_env)
+    base = f"https://{host}"
+    if flow_env.airflow_version.startswith("3"):
+        jwt = login.cookies["_token"]  # what the provider reads, then sends as Bearer
+        api = requests.get(
+            f"{base}/api/v2/dags",
+            headers={"Authorization": f"Bearer {jwt}"},
+            verify=flow_env.ca_bundle,
+            params={"limit": 1},
+        )
+    else:
+        assert "session" in login.cookies
+        api = session.get(f"{base}/api/v1/dags", params={"limit": 1})
+    assert api.status_code == 200, api.text
+    assert api.json()["total_entries"] >= 3
+    # the UI itself, logged in, through the same endpoint
+    page = session.get(f"{base}/" if flow_env.airflow_version.startswith("3") else f"{base}/home")
+    assert page.status_code == 200 and "Airflow" in page.text
+    # nobody else gets in: no session, no REST API; the task execution API is not exposed
+    anonymous = requests.get(f"{base}{flow_env.rest_prefix}/dags", verify=flow_env.ca_bundle)
+    assert anonymous.status_code in (401, 403)
+    assert requests.get(f"{base}/execution/health", verify=flow_env.ca_bundle).status_code == 404
+    # the control plane's own paths stay AWS errors
+    wrong = requests.put(f"{base}/environments/local", verify=flow_env.ca_bundle)
+    assert wrong.headers.get("x-amzn-ErrorType") == "MethodNotAllowed"
+
+
+def test_console_sign_in_page_posts_the_fragment(flow_env):
+    url = flow_env.mwaa("ui", "--print", check=True).stdout.decode().strip()
+    assert url.startswith(f"https://127.0.0.1:{flow_env.port}/aws_mwaa/aws-console-sso?login=true#")
+    page = requests.get(url.split("#")[0], verify=flow_env.ca_bundle)
+    login = (
+        "/pluginsv2/aws_mwaa/login"
+        if flow_env.airflow_version.startswith("3")
+        else "/aws_mwaa/login"
+    )
+    assert page.status_code == 200 and f'action="{login}"' in page.text
+    # what the page's script does: post the fragment as the form's token
+    done = requests.post(
+        f"https://127.0.0.1:{flow_env.port}{login}",
+        data={"token": url.split("#", 1)[1]},
+        verify=flow_env.ca_bundle,
+    )
+    assert done.status_code == 200 and done.cookies
