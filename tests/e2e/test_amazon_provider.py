@@ -125,3 +125,12 @@ def test_a_missing_dag_fails_the_task_with_rest_api_client_exception(env_a):
     log = task_log(env_a, "call_missing", run["run_id"], "trigger_missing")
     assert "RestApiClientException" in log, log[-3000:]
     assert "no_such_dag" in log
+
+
+def test_mwaa_trigger_wait_reports_the_failed_task_and_its_log(env_a):
+    done = env_a.mwaa("trigger", "call_missing", "--wait", "--poll", "1")
+    assert done.returncode == 1, done.stderr
+    err = done.stderr.decode()
+    assert "trigger_missing" in err and "failed" in err
+    assert "--- trigger_missing failed; the end of its log:" in err
+    assert "RestApiClientException" in err or "no_such_dag" in err

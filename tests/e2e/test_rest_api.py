@@ -292,3 +292,44 @@ def test_console_sign_in_page_posts_the_fragment(flow_env):
         verify=flow_env.ca_bundle,
     )
     assert done.status_code == 200 and done.cookies
+
+
+def test_trigger_wait_follows_the_run_and_logs_reads_it(flow_env):
+    done = flow_env.mwaa(
+        "trigger",
+        "hello_mwaa",
+        "--unpause",
+        "--wait",
+        "--poll",
+        "1",
+        "--conf",
+        '{"k": 1}',
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert record["state"] == "success" and record["conf"] == {"k": 1}
+    progress = done.stderr.decode()
+    assert "say_hello" in progress and "add" in progress
+    assert f"run {record['dag_run_id']}: success" in progress
+    run = record["dag_run_id"]
+
+    one = flow_env.mwaa("logs", "hello_mwaa", run, "say_hello")
+    assert one.returncode == 0, one.stderr
+    assert "hello from mwaa-cli" in one.stdout.decode()
+    every = json.loads(flow_env.mwaa("logs", "hello_mwaa", run, "--json", check=True).stdout)
+    assert {d["task_id"] for d in every} == {"say_hello", "add"}
+    assert all(d["try_number"] == 1 and d["lines"] for d in every)
+    missing = flow_env.mwaa("logs", "hello_mwaa", run, "no_such_task")
+    assert missing.returncode == 1 and b"its tasks: add, say_hello" in missing.stderr
+
+
+def test_logs_follow_a_running_task(flow_env):
+    started = flow_env.mwaa("trigger", "hello_mwaa", "--unpause", check=True)
+    run = started.stdout.decode().strip()
+    followed = flow_env.mwaa("logs", "hello_mwaa", run, "say_hello", "--follow", "--poll", "1")
+    assert followed.returncode == 0, followed.stderr
+    assert "hello from mwaa-cli" in followed.stdout.decode()
+    # it ended because the task did: the run is past say_hello
+    state = flow_env.mwaa("run", "--", "tasks", "state", "hello_mwaa", "say_hello", run, check=True)
+    assert b"success" in state.stdout

@@ -20,6 +20,8 @@ COMMANDS = {
     "batch": "batch:batch",
     "api": "api:api",
     "ui": "ui:ui",
+    "trigger": "runs:trigger",
+    "logs": "runs:logs",
     "shell": "shell:shell",
     "envs": "envs:envs",
     "env": "envs:env",
