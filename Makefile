@@ -15,6 +15,7 @@ bench:  ## all benchmarks (each prints side-by-side ratios)
 	scripts/bootstrap.sh 3.3.1 2.10.3
 	.venv/bin/python bench/executor.py
 	.venv/bin/python bench/client.py
+	.venv/bin/python bench/rest.py
 	.venv/bin/python bench/throughput.py
 	.venv/bin/python bench/load.py --soak 180
 	.venv/bin/python bench/lifecycle.py
