@@ -101,3 +101,14 @@ def test_a_server_killed_with_sigkill_takes_everything_with_it(tmp_path):
     finally:
         if env.proc.poll() is None:
             env.proc.kill()
+
+
+def test_ctrl_c_the_moment_the_banner_appears_still_stops(tmp_path):
+    """A signal that arrives before uvicorn installs its handlers is not lost (it used to be
+    swallowed by asyncio's start-up handling, and the server ran on)."""
+    for round_ in range(3):
+        env = start_local_env(tmp_path / str(round_), "--no-scheduler")  # returns at the banner
+        tree = descendants(env.proc.pid)
+        env.proc.send_signal(signal.SIGINT)
+        assert env.proc.wait(30) == 0, env.stderr_text()
+        wait_until(lambda t=tree: not any(alive(p) for p in t), 10, "processes left")

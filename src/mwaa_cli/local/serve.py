@@ -7,6 +7,7 @@ import ipaddress
 import json
 import logging
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -278,6 +279,12 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     exports = client_environ(endpoint, opts.region, key, bundle, profile, opts.name)
     write_env_file(env_file, opts.name, exports)
     _configure_logging(root / "logs")
+    # from the banner on, Ctrl-C means "stop": a signal that arrives before uvicorn installs
+    # its handlers is kept and acted on once it has (asyncio's own SIGINT handling would
+    # cancel the starting server, which uvicorn swallows - the process then ran on)
+    early: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, _frame: early.append(signum))
     print(
         render_banner(
             Banner(opts, info, endpoint, dags, root, env_file, exports, profile, home, built),
@@ -298,6 +305,11 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     )
 
     class Server(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets=sockets)
+            if early:
+                self.handle_exit(early[0], None)
+
         def handle_exit(self, sig, frame) -> None:
             # end commands in flight now: their callers get a clear 503 instead of waiting
             # out the graceful shutdown and then a dropped connection
