@@ -75,3 +75,15 @@ def percentile(values: list[float], q: float) -> float:
 def summary(values: list[float]) -> tuple[float, float]:
     """(p50, p90) in milliseconds."""
     return statistics.median(values) * 1000, percentile(values, 0.9) * 1000
+
+
+def timed(fn, runs: int, warm: bool = False) -> list[float]:
+    """Seconds per call of ``fn``, ``runs`` times (``warm``: one untimed call first)."""
+    if warm:
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times

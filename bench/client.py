@@ -16,12 +16,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _local import local_environment, summary
+from _local import local_environment, summary, timed
 
 COMMAND = "dags list -o json"
 GUIDE = r"""
@@ -33,15 +32,6 @@ CLI_JSON=$(aws mwaa --region us-east-1 create-cli-token --name local) \
      --data-raw "$COMMAND") \
   && echo $CLI_RESULTS | jq -r '.stdout' | base64 --decode
 """
-
-
-def timed(fn, runs: int) -> list[float]:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def main() -> int:

@@ -159,12 +159,23 @@ class Client:
     def list_environment_names(self) -> list[str]:
         return self.control_plane.list_environment_names()
 
-    def get_environment(self, name: str | None = None) -> dict:
+    def _env_call(self, operation: str, *required: str, name: str | None = None) -> dict:
+        """``operation`` on environment ``name`` (default: this client's): not found names
+        the environments that exist; a reply without a ``required`` member is a
+        ProtocolError."""
         name = name or self.env
         try:
-            return self.control_plane.call("get_environment", Name=name)["Environment"]
+            reply = self.control_plane.call(operation, Name=name)
         except EnvironmentNotFound as exc:
             raise self.control_plane.not_found(name, exc) from exc
+        missing = [key for key in required if key not in reply]
+        if missing:
+            title = "".join(word.title() for word in operation.split("_"))
+            raise ProtocolError(f"{title} reply lacks {', '.join(missing)}")
+        return reply
+
+    def get_environment(self, name: str | None = None) -> dict:
+        return self._env_call("get_environment", "Environment", name=name)["Environment"]
 
     def api(
         self,
@@ -194,14 +205,8 @@ class Client:
     def web_login_url(self) -> str:
         """The URL that opens the environment's Airflow UI logged in: CreateWebLoginToken's
         token in MWAA's console sign-in page (one use, 60 s)."""
-        try:
-            reply = self.control_plane.call("create_web_login_token", Name=self.env)
-        except EnvironmentNotFound as exc:
-            raise self.control_plane.not_found(self.env, exc) from exc
-        try:
-            host, token = reply["WebServerHostname"], reply["WebToken"]
-        except KeyError as exc:
-            raise ProtocolError(f"CreateWebLoginToken reply lacks {exc}") from exc
+        reply = self._env_call("create_web_login_token", "WebServerHostname", "WebToken")
+        host, token = reply["WebServerHostname"], reply["WebToken"]
         base = self.cli_url(host)[: -len(CLI_PATH)]  # the web server, with its scheme
         return f"{base}/aws_mwaa/aws-console-sso?login=true#{token}"
 
@@ -351,14 +356,8 @@ class Client:
 
     def create_cli_token(self) -> CliToken:
         """A new token from CreateCliToken (with the CLI endpoint URL it is good for)."""
-        try:
-            reply = self.control_plane.call("create_cli_token", Name=self.env)
-        except EnvironmentNotFound as exc:
-            raise self.control_plane.not_found(self.env, exc) from exc
-        try:
-            value, hostname = reply["CliToken"], reply["WebServerHostname"]
-        except KeyError as exc:
-            raise ProtocolError(f"CreateCliToken reply lacks {exc}") from exc
+        reply = self._env_call("create_cli_token", "CliToken", "WebServerHostname")
+        value, hostname = reply["CliToken"], reply["WebServerHostname"]
         return CliToken(value, hostname, cli_url=self.cli_url(hostname), ca_bundle=self.ca_bundle)
 
     def token(self, *, refresh: bool = False) -> CliToken:
