@@ -165,6 +165,7 @@ def local() -> None:
     show_default=True,
     help="MB an InvokeRestApi reply may hold (MWAA: 6)",
 )
+@click.option("--exit-with-stdin", is_flag=True, hidden=True)  # a region's child
 def serve(**opts) -> None:
     """Start a local environment in the foreground; Ctrl-C stops it."""
     try:
@@ -208,6 +209,7 @@ def serve(**opts) -> None:
         rest_role=None if opts["rest_role"] == "none" else opts["rest_role"],
         rest_timeout=opts["rest_timeout"],
         rest_max_reply=int(opts["rest_max_reply"] * 1024 * 1024),
+        exit_with_stdin=opts["exit_with_stdin"],
     )
     raise SystemExit(run_server(options, paths.state_dir()))
 
@@ -459,3 +461,162 @@ def _masked(key: str, value: str) -> str:
     from ..masking import looks_secret
 
     return "***" if looks_secret(key) else value
+
+
+# -- the region: many environments behind one endpoint, in the background ---------------------
+
+
+def _bucket_option(values: tuple[str, ...]) -> dict[str, Path]:
+    out = {}
+    for value in values:
+        name, sep, folder = value.partition("=")
+        if not sep or not name or not folder:
+            raise click.BadParameter(f"{value!r}: give NAME=DIR", param_hint="--bucket")
+        if not Path(folder).expanduser().is_dir():
+            raise click.BadParameter(f"{folder}: no such folder", param_hint="--bucket")
+        out[name] = Path(folder).expanduser().resolve()
+    return out
+
+
+@local.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to bind")
+@click.option("--port", default=8790, show_default=True, help="the region's endpoint port")
+@click.option("--region", default="us-east-1", show_default=True, help="region it reports")
+@click.option(
+    "--bucket",
+    "bucket",
+    multiple=True,
+    metavar="NAME=DIR",
+    help="serve bucket NAME (SourceBucketArn arn:aws:s3:::NAME) from a local folder "
+    "(repeatable); other buckets are read from S3 (AWS_ENDPOINT_URL_S3 for moto, MinIO …)",
+)
+@click.option(
+    "--buckets",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="a folder whose subfolders are buckets",
+)
+@click.option(
+    "--dag-sync-interval",
+    default=30.0,
+    show_default=True,
+    help="seconds between syncs of each environment's DAGs from its bucket",
+)
+@click.option(
+    "--write-profile",
+    metavar="PROFILE",
+    default="mwaa-local-region",
+    show_default=True,
+    help="the AWS profile that reaches the region",
+)
+@click.option("--no-profile", is_flag=True, help="write no AWS profile (source env.sh instead)")
+@click.option("--foreground", is_flag=True, help="run in this terminal (Ctrl-C stops it)")
+def up(
+    host, port, region, bucket, buckets, dag_sync_interval, write_profile, no_profile, foreground
+):
+    """Start the local region in the background: CreateEnvironment, UpdateEnvironment,
+    DeleteEnvironment and tags for any number of environments on one endpoint (environments
+    that were running come back)."""
+    from ..local.region import server
+
+    options = server.RegionOptions(
+        host=host,
+        port=port,
+        region=region,
+        buckets=_bucket_option(bucket),
+        buckets_root=buckets.resolve() if buckets else None,
+        dag_sync_interval=dag_sync_interval,
+        write_profile=None if no_profile else write_profile,
+    )
+    if foreground:
+        raise SystemExit(server.run(options))
+    click.echo("starting the local region …", err=True)
+    started = server.start_background(options)
+    _print_status(started, server.environments())
+
+
+@local.command()
+def down() -> None:
+    """Stop the local region and every environment's processes (their state is kept)."""
+    from ..local.region import server
+
+    stopped = server.stop_background()
+    if stopped is None:
+        click.echo("the local region is not running")
+        return
+    click.echo(f"stopped the local region (pid {stopped.pid}, {stopped.endpoint})")
+
+
+@local.command()
+@click.option("--json", "as_json", is_flag=True, help="one JSON document")
+def status(as_json: bool) -> None:
+    """The local region: its endpoint and every environment's status."""
+    import json
+
+    from ..local.region import server
+
+    current = server.state()
+    envs = server.environments()
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "running": current.running,
+                    "pid": current.pid,
+                    "endpoint": current.endpoint,
+                    "profile": current.profile,
+                    "home": str(current.root),
+                    "environments": envs,
+                }
+            )
+        )
+        return
+    _print_status(current, envs)
+
+
+def _print_status(current, envs: list[dict]) -> None:
+    if current.running:
+        click.echo(f"Local region: {current.endpoint} (pid {current.pid})")
+        if current.profile:
+            click.echo(f"  AWS profile: {current.profile}   or: source {current.root / 'env.sh'}")
+    else:
+        click.echo(
+            f"Local region: not running ('mwaa local up' starts it; state in {current.root})"
+        )
+    if not envs:
+        click.echo("  no environments (aws mwaa create-environment … creates one)")
+        return
+    click.echo(f"  {'NAME':20} {'STATUS':14} {'AIRFLOW':8} {'WEB SERVER':16} LAST UPDATE")
+    for env in envs:
+        last = env["last_update"]
+        error = (last.get("Error") or {}).get("ErrorMessage", "")
+        summary = last.get("Status", "-") + (f": {error.splitlines()[0][:60]}" if error else "")
+        click.echo(
+            f"  {env['name']:20} {env['status']:14} {env['airflow_version'] or '-':8} "
+            f"{env['webserver']:16} {summary}"
+        )
+
+
+@local.command()
+@click.argument("env", required=False)
+@click.option("-n", "--lines", default=40, show_default=True, help="lines from the end")
+@click.option("-f", "--follow", is_flag=True, help="keep printing what is appended")
+def logs(env: str | None, lines: int, follow: bool) -> None:
+    """The region's log, or environment ENV's (its server and Airflow components' output)."""
+    import time
+
+    from ..local.region import server
+
+    root = server.region_root()
+    path = root / "region.log" if env is None else root / "envs" / env / "serve.log"
+    if not path.is_file():
+        what = "the region has no log yet" if env is None else f"no environment {env!r}"
+        raise click.ClickException(f"{what} ({path})")
+    with open(path, errors="replace") as fh:
+        for line in fh.readlines()[-lines:]:
+            click.echo(line, nl=False)
+        while follow:
+            line = fh.readline()
+            if line:
+                click.echo(line, nl=False)
+            else:
+                time.sleep(0.5)

@@ -3,8 +3,9 @@
 A CA bundle the user set (``AWS_CA_BUNDLE``, a profile's ``ca_bundle``) is never replaced.
 A local environment's CA is added only for an endpoint that *is* a local environment of
 ours, recognised by identity: the endpoint recorded by the server running on a home under
-``$MWAA_CLI_HOME/local`` - not "any loopback endpoint", so a second environment elsewhere,
-or another local service, is verified as the user configured.
+``$MWAA_CLI_HOME/local`` (or by the local region, ``$MWAA_CLI_HOME/region``) - not "any
+loopback endpoint", so a second environment elsewhere, or another local service, is
+verified as the user configured.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ def local_environment_of(endpoint_url: str) -> LocalLayout | None:
     try:
         homes = sorted(local_homes().iterdir())
     except OSError:
-        return None
-    for home in homes:
+        homes = []
+    for home in [*homes, state_dir() / "region"]:  # environments of `serve`, the region
         layout = LocalLayout(home)
         try:
             owner = json.loads(layout.owner.read_text() or "{}")

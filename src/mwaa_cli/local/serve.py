@@ -69,6 +69,7 @@ class ServeOptions:
     rest_role: str | None = "Admin"  # InvokeRestApi's Airflow role (None: access denied)
     rest_timeout: float = 10.0  # seconds, as MWAA
     rest_max_reply: int = 6 * 1024 * 1024  # bytes, as MWAA
+    exit_with_stdin: bool = False  # stop when stdin closes (a region's child: its parent died)
 
     def spec(self) -> Spec:
         """This environment's definition: flags over the env file over defaults."""
@@ -158,11 +159,30 @@ def lock_home(root: Path):
     return fh
 
 
-def _record_owner(fh, endpoint: str) -> None:
+def _record_owner(fh, endpoint: str, **more) -> None:
+    """What the lock file says while the server holds it: pid and endpoint, and once it
+    serves, ``ready`` and what failed of the user's parts (``error``)."""
     fh.seek(0)
     fh.truncate()
-    fh.write(json.dumps({"pid": os.getpid(), "endpoint": endpoint, "started_at": time.time()}))
+    fh.write(
+        json.dumps({"pid": os.getpid(), "endpoint": endpoint, "started_at": time.time(), **more})
+    )
     fh.flush()
+
+
+def _stop_when_stdin_closes() -> None:
+    """A region starts each environment with a pipe on stdin: its end closing (the region
+    exited, even by kill -9) stops this server as Ctrl-C would, so nothing is orphaned."""
+
+    def watch() -> None:
+        try:
+            while os.read(0, 4096):
+                pass
+        except OSError:
+            pass
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="stdin-watch", daemon=True).start()
 
 
 def _bind_or_explain(host: str, port: int) -> socket.socket:
@@ -184,6 +204,8 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     from .slow_clients import HeaderDeadlineProtocol
 
     spec = opts.spec()
+    if opts.exit_with_stdin:
+        _stop_when_stdin_closes()
     root = (opts.home or state_dir / "local" / opts.name).resolve()
     if not ipaddress.ip_address(socket.gethostbyname(opts.host)).is_loopback:
         _say(
@@ -285,6 +307,7 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     early: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, _frame: early.append(signum))
+    _record_owner(lock, endpoint, ready=True, error=built.error, api_port=api_port)
     print(
         render_banner(
             Banner(opts, info, endpoint, dags, root, env_file, exports, profile, home, built),

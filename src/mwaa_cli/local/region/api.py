@@ -1,0 +1,172 @@
+"""The region's endpoint: MWAA's control plane for many environments.
+
+Lifecycle, tags and listing are answered here from the registry; CreateCliToken,
+CreateWebLoginToken and InvokeRestApi go on, signature and all, to the environment's own
+server (its web server host), which checks the signature again with the same keys and issues
+tokens bound to that environment alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..api import Limits, RejectControlCharacters
+from ..api import sts as sts_routes
+from ..api.control_plane import validate_name, verify_sigv4
+from ..api.errors import AwsError, exception_handlers
+from ..auth import SigV4Verifier
+from .registry import Registry
+
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "content-length"}
+_PASSED_BACK = ("content-type", "x-amzn-errortype", "x-amzn-requestid", "retry-after")
+
+
+@dataclass
+class RegionApp:
+    registry: Registry
+    verifier: SigV4Verifier
+    ca_file: str  # the region's CA: what its children's certificates are signed by
+    limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self) -> None:
+        self.sts_verifier = SigV4Verifier(list(self.verifier.keys), self.verifier.region, "sts")
+        self.env = SimpleNamespace(account=self.registry.account, name="region")
+        self._client: httpx.AsyncClient | None = None
+
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            context = ssl.create_default_context(cafile=self.ca_file)
+            self._client = httpx.AsyncClient(verify=context, timeout=httpx.Timeout(90.0))
+        return self._client
+
+    def build(self) -> Starlette:
+        routes = [*_routes(self), *sts_routes.routes(self)]  # type: ignore[arg-type]
+        app = Starlette(routes=routes, exception_handlers=exception_handlers())
+        app.add_middleware(RejectControlCharacters)
+        return app
+
+
+def _json_object(body: bytes) -> dict:
+    if not body.strip():
+        return {}
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict):
+        raise AwsError(400, "SerializationException", "the request body is not a JSON object")
+    return doc
+
+
+def _next_token(token: str) -> str:
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(token.encode() + b"=="))
+        return str(doc["after"])
+    except (ValueError, KeyError, TypeError):
+        raise AwsError(400, "ValidationException", "invalid NextToken") from None
+
+
+def _routes(app: RegionApp) -> list[Route]:
+    registry = app.registry
+
+    async def signed(request: Request) -> bytes:
+        return await verify_sigv4(request, app, app.verifier)  # type: ignore[arg-type]
+
+    async def environment(request: Request) -> Response:
+        body = await signed(request)
+        name = validate_name(request.path_params["name"])
+        if request.method == "GET":
+            return JSONResponse({"Environment": registry.describe(name)})
+        if request.method == "DELETE":
+            registry.delete(name)
+            return JSONResponse({})
+        params = _json_object(body)
+        params.pop("Name", None)
+        if request.method == "PUT":
+            return JSONResponse({"Arn": registry.create(name, params)})
+        return JSONResponse({"Arn": registry.update(name, params)})
+
+    async def list_environments(request: Request) -> Response:
+        await signed(request)
+        raw = request.query_params.get("MaxResults")
+        if raw is not None and (not raw.isdigit() or not 1 <= int(raw) <= 25):
+            raise AwsError(
+                400, "ValidationException", "MaxResults must be an integer between 1 and 25"
+            )
+        size = int(raw) if raw else 25
+        names = registry.names()
+        token = request.query_params.get("NextToken")
+        if token:
+            after = _next_token(token)
+            names = [n for n in names if n > after]
+        page = names[:size]
+        reply: dict = {"Environments": page}
+        if len(names) > size:
+            reply["NextToken"] = (
+                base64.urlsafe_b64encode(json.dumps({"after": page[-1]}).encode())
+                .decode()
+                .rstrip("=")
+            )
+        return JSONResponse(reply)
+
+    async def tags(request: Request) -> Response:
+        body = await signed(request)
+        arn = request.path_params["arn"]
+        if request.method == "GET":
+            return JSONResponse({"Tags": dict(registry.record_for_arn(arn).tags)})
+        if request.method == "POST":
+            params = _json_object(body)
+            from . import model
+
+            model.check("TagResource", params, skip=("ResourceArn",))
+            registry.tag(arn, params["Tags"])
+            return JSONResponse({})
+        keys = request.query_params.getlist("tagKeys")
+        if len(keys) > 50:
+            raise AwsError(400, "ValidationException", "at most 50 tagKeys")
+        registry.untag(arn, keys)
+        return JSONResponse({})
+
+    async def forward(request: Request) -> Response:
+        """Tokens and REST calls: on to the environment's own server, as they came."""
+        body = await signed(request)
+        name = validate_name(request.path_params["name"])
+        port = registry.serving_port(name)
+        raw_path = (request.scope.get("raw_path") or request.url.path.encode()).decode()
+        query = request.scope.get("query_string", b"").decode()
+        url = f"https://127.0.0.1:{port}{raw_path}" + (f"?{query}" if query else "")
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
+        try:
+            reply = await app.client().request(request.method, url, headers=headers, content=body)
+        except httpx.HTTPError as exc:
+            raise AwsError(
+                500,
+                "InternalServerException",
+                f"environment {name}'s web server did not answer: {type(exc).__name__}",
+            ) from None
+        passed = {k: v for k, v in reply.headers.items() if k.lower() in _PASSED_BACK}
+        return Response(reply.content, status_code=reply.status_code, headers=passed)
+
+    async def health(request: Request) -> Response:
+        states = {name: registry.status(registry.get(name)) for name in registry.names()}
+        return JSONResponse({"status": "ok", "environments": states})
+
+    return [
+        Route("/environments/{name:path}", environment, methods=["GET", "PUT", "PATCH", "DELETE"]),
+        Route("/environments", list_environments, methods=["GET"]),
+        Route("/tags/{arn:path}", tags, methods=["GET", "POST", "DELETE"]),
+        Route("/clitoken/{name:path}", forward, methods=["POST"]),
+        Route("/webtoken/{name:path}", forward, methods=["POST"]),
+        Route("/restapi/{name:path}", forward, methods=["POST"]),
+        Route("/health", health, methods=["GET"]),
+    ]

@@ -1,0 +1,256 @@
+"""``mwaa local up/down/status/logs``: a local MWAA region in the background.
+
+The region's state lives in ``$MWAA_CLI_HOME/region``: its lock (pid, endpoint), CA and
+server certificate (shared by its environments), key pairs, ``env.sh``, ``region.log`` and
+``envs/NAME/`` per environment. ``up`` starts ``mwaa local up --foreground`` detached and
+waits until it answers and the environments that were running are back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..._files import make_private_dir
+from ...errors import ExitStatus
+from ...paths import LocalLayout, state_dir
+from ..airflow_rest import ROLES
+from ..auth import SigV4Verifier, load_or_create_key, load_or_create_role_keys
+from ..client_setup import client_environ, write_aws_profile, write_env_file
+from ..serve import StartupError, _bind_or_explain, _record_owner, _tls_hosts, lock_home
+from ..tls import ensure_certificates
+from .children import _locked, _owner
+from .registry import Registry
+from .sources import Buckets
+
+DEFAULT_PORT = 8790
+DEFAULT_PROFILE = "mwaa-local-region"
+
+
+def region_root() -> Path:
+    return state_dir() / "region"
+
+
+@dataclass
+class RegionOptions:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    region: str = "us-east-1"
+    buckets: dict[str, Path] = field(default_factory=dict)  # bucket name -> folder
+    buckets_root: Path | None = None  # each subfolder is a bucket
+    dag_sync_interval: float = 30.0
+    write_profile: str | None = DEFAULT_PROFILE
+    tls: bool = True
+
+    def argv(self) -> list[str]:
+        """This configuration as ``mwaa local up --foreground`` flags."""
+        argv = ["--host", self.host, "--port", str(self.port), "--region", self.region]
+        for name, folder in self.buckets.items():
+            argv += ["--bucket", f"{name}={folder}"]
+        if self.buckets_root is not None:
+            argv += ["--buckets", str(self.buckets_root)]
+        argv += ["--dag-sync-interval", str(self.dag_sync_interval)]
+        argv += ["--write-profile", self.write_profile] if self.write_profile else ["--no-profile"]
+        return argv
+
+
+def _say(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} [mwaa region] {message}", file=sys.stderr, flush=True)
+
+
+def run(opts: RegionOptions) -> int:
+    """The region in the foreground until SIGINT/SIGTERM (which stop every environment)."""
+    import uvicorn
+
+    from ..slow_clients import HeaderDeadlineProtocol
+    from .api import RegionApp
+
+    root = region_root()
+    make_private_dir(root)
+    lock = lock_home(root)
+    sock = _bind_or_explain(opts.host, opts.port)
+    port = sock.getsockname()[1]
+    tls = ensure_certificates(root / "tls", "region", _tls_hosts(opts.host))
+    endpoint = f"https://{opts.host}:{port}"
+    _record_owner(lock, endpoint)
+    key = load_or_create_key(root / "credentials.json")
+    role_keys = load_or_create_role_keys(root / "role-keys.json", [*ROLES, "none"])
+    verifier = SigV4Verifier([key, *role_keys.values()], opts.region)
+    buckets = Buckets(opts.buckets, opts.buckets_root, opts.region)
+    registry = Registry(root, opts.region, buckets, _say, dag_sync_interval=opts.dag_sync_interval)
+    profile = opts.write_profile
+    if profile:
+        write_aws_profile(profile, endpoint, opts.region, key, tls.ca_bundle, "region")
+    exports = client_environ(endpoint, opts.region, key, tls.ca_bundle, profile, "")
+    exports.pop("MWAA_ENV", None)
+    write_env_file(root / "env.sh", "region", exports)
+    early: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, _frame: early.append(signum))
+    registry.restore()
+    watcher = threading.Thread(target=registry.watch, name="watch", daemon=True)
+    watcher.start()
+    _record_owner(lock, endpoint, ready=True, profile=profile, region=opts.region)
+    _say(f"serving on {endpoint} (region {opts.region}); sources: {buckets.describe()}")
+    if profile:
+        _say(f"AWS profile: {profile} (aws --profile {profile} mwaa list-environments)")
+    _say(f"or: source {root / 'env.sh'}")
+
+    app = RegionApp(registry, verifier, str(tls.ca_cert)).build()
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=2,
+        lifespan="off",
+        http=HeaderDeadlineProtocol,
+        ssl_certfile=str(tls.server_cert),
+        ssl_keyfile=str(tls.server_key),
+    )
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets=sockets)
+            if early:
+                self.handle_exit(early[0], None)
+
+    server = Server(config)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _say("stopping the environments …")
+        started = time.monotonic()
+        registry.shutdown()
+        sock.close()
+        _say(f"stopped in {time.monotonic() - started:.1f} s")
+        lock.close()
+    return 0
+
+
+# -- the background process ---------------------------------------------------------------
+
+
+@dataclass
+class RegionState:
+    running: bool
+    pid: int | None
+    endpoint: str | None
+    profile: str | None
+    root: Path
+
+
+def state() -> RegionState:
+    root = region_root()
+    running = (root / "serve.lock").exists() and _locked(root)
+    owner = _owner(root) if running else {}
+    return RegionState(running, owner.get("pid"), owner.get("endpoint"), owner.get("profile"), root)
+
+
+def environments() -> list[dict]:
+    """Every environment's record (what ``status`` shows), read from disk."""
+    out = []
+    for path in sorted((region_root() / "envs").glob("*/environment.json")):
+        try:
+            doc = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        home = path.parent / "home"
+        child = _owner(home) if _locked(home) else {}
+        out.append(
+            {
+                "name": doc["name"],
+                "status": doc["status"],
+                "airflow_version": doc["definition"].get("AirflowVersion"),
+                "webserver": f"127.0.0.1:{doc['port']}",
+                "pid": child.get("pid"),
+                "ready": bool(child.get("ready")),
+                "last_update": doc.get("last_update", {}),
+            }
+        )
+    return out
+
+
+def start_background(opts: RegionOptions, wait: float = 600.0) -> RegionState:
+    """Start the region detached; return once it answers and its environments are back."""
+    current = state()
+    if current.running:
+        raise StartupError(
+            f"the region is already running (pid {current.pid}, {current.endpoint}); "
+            "'mwaa local down' stops it",
+            ExitStatus.USAGE,
+        )
+    root = region_root()
+    make_private_dir(root)
+    log = root / "region.log"
+    with open(log, "ab") as out:
+        out.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} mwaa local up\n".encode())
+        out.flush()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mwaa_cli", "local", "up", "--foreground", *opts.argv()],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StartupError(f"the region did not start:\n{_tail(log)}")
+        owner = _owner(root)
+        if owner.get("ready") and owner.get("pid") == proc.pid:
+            break
+        time.sleep(0.2)
+    else:
+        raise StartupError(f"the region did not start within {wait:.0f} s:\n{_tail(log)}")
+    while time.monotonic() < deadline:  # environments coming back
+        if not any(
+            e["status"] in _STARTING or (e["status"] in _RUNNING and not e["ready"])
+            for e in environments()
+        ):
+            break
+        if proc.poll() is not None:
+            raise StartupError(f"the region exited:\n{_tail(log)}")
+        time.sleep(0.5)
+    return state()
+
+
+_STARTING = ("CREATING", "UPDATING", "DELETING")
+_RUNNING = ("AVAILABLE", "UPDATE_FAILED")
+
+
+def stop_background(wait: float = 180.0) -> RegionState | None:
+    """SIGTERM the region and wait until it (and every environment) stopped."""
+    current = state()
+    if not current.running or not current.pid:
+        return None
+    try:
+        os.kill(current.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return None
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and _locked(current.root):
+        time.sleep(0.2)
+    if _locked(current.root):
+        os.kill(current.pid, signal.SIGKILL)
+    return current
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rsplit("\n--- ", 1)[-1].splitlines()[1:][-lines:])
+
+
+def layout() -> LocalLayout:
+    return LocalLayout(region_root())
