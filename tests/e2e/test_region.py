@@ -23,6 +23,8 @@ import pytest
 import requests
 from botocore.config import Config
 
+from mwaa_cli.local.region.children import _locked
+
 from .conftest import AIRFLOW2, BIN, alive, descendants, free_port, require_runtime
 
 pytestmark = pytest.mark.e2e
@@ -342,6 +344,58 @@ def test_each_environment_answers_its_own_tokens_only(region):
     assert post(hosts["blue"], tokens["green"], "version").status_code == 403
 
 
+def test_rest_api_and_web_login_through_the_region(region):
+    """InvokeRestApi and CreateWebLoginToken reach each environment's own Airflow."""
+    mwaa = region.client()
+    for name in ("blue", "green"):
+        reply = mwaa.invoke_rest_api(Name=name, Path="/dags", Method="GET")
+        assert reply["RestApiStatusCode"] == 200
+        assert "hello_mwaa" in {d["dag_id"] for d in reply["RestApiResponse"]["dags"]}
+        login = mwaa.create_web_login_token(Name=name)
+        assert (
+            login["WebServerHostname"]
+            == mwaa.get_environment(Name=name)["Environment"]["WebserverUrl"]
+        )
+    out = region.mwaa("api", "--env", "green", "GET", "/dags/hello_mwaa")
+    assert out.returncode == 0 and json.loads(out.stdout)["dag_id"] == "hello_mwaa"
+
+
+def test_create_failed_when_a_source_or_the_startup_script_fails(region):
+    """CREATE_FAILED with LastUpdate.Error: a requirements file missing from the bucket (no
+    Airflow started), a startup script that exits 3 (started, then stopped)."""
+    region.s3.put_object(Bucket="blue-bucket", Key="startup.sh", Body=b"echo starting\nexit 3\n")
+    base = {
+        "ExecutionRoleArn": "arn:aws:iam::123456789012:role/r",
+        "SourceBucketArn": "arn:aws:s3:::blue-bucket",
+        "DagS3Path": "dags",
+        "NetworkConfiguration": {"SubnetIds": ["subnet-1", "subnet-2"]},
+    }
+    mwaa = region.client()
+    mwaa.create_environment(Name="red", RequirementsS3Path="missing/requirements.txt", **base)
+    mwaa.create_environment(Name="amber", StartupScriptS3Path="startup.sh", **base)
+    red = region.wait("red", {"AVAILABLE", "CREATE_FAILED"})
+    amber = region.wait("amber", {"AVAILABLE", "CREATE_FAILED"})
+    assert red["Status"] == "CREATE_FAILED" and "WebserverUrl" not in red
+    assert "missing/requirements.txt" in red["LastUpdate"]["Error"]["ErrorMessage"]
+    assert "NoSuchKey" in red["LastUpdate"]["Error"]["ErrorMessage"]
+    assert amber["Status"] == "CREATE_FAILED"
+    assert "startup script exited 3" in amber["LastUpdate"]["Error"]["ErrorMessage"]
+    assert amber["LastUpdate"]["Error"]["ErrorCode"] == "UserEnvironmentFailure"
+    home = region.root / "home" / "region" / "envs" / "amber" / "home"
+    assert not _locked(home)  # its server stopped
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as caught:
+        mwaa.create_cli_token(Name="amber")
+    assert "CREATE_FAILED" in caught.value.response["Error"]["Message"]
+    for name in ("red", "amber"):
+        mwaa.delete_environment(Name=name)
+    deadline = time.monotonic() + 60
+    while set(mwaa.list_environments()["Environments"]) != {"blue", "green"}:
+        assert time.monotonic() < deadline, mwaa.list_environments()
+        time.sleep(0.5)
+
+
 def test_mwaa_envs_doctor_and_run_across_environments(region):
     out = region.mwaa("envs")
     text = out.stdout.decode()
@@ -492,6 +546,24 @@ def test_dags_sync_from_the_bucket(region):
     code, text = region.run_cli("blue", "tasks", "test", "synced_later", "show", "2024-01-01")
     assert code == 0 and "FIGLET-OK" in text, text[-2000:]
     assert not (synced / "green" / "dags" / "hello_mwaa.py").exists()
+
+
+def test_a_crashed_environment_is_started_again(region):
+    home = region.root / "home" / "region" / "envs" / "green" / "home"
+    before = json.loads((home / "serve.lock").read_text())["pid"]
+    os.kill(before, signal.SIGKILL)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        owner = json.loads((home / "serve.lock").read_text() or "{}")
+        if owner.get("pid") not in (None, before) and owner.get("ready"):
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("green did not come back")
+    assert region.stdout("green", "version") == (0, AIRFLOW2 + "\n")
+    log = region.mwaa("local", "logs", "-n", "200").stdout.decode()
+    assert "green: its server exited; starting it again" in log
+    assert "Press Ctrl-C" in region.mwaa("local", "logs", "green").stdout.decode()
 
 
 def test_environments_survive_down_up_and_kill_9(region):
