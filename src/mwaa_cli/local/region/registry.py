@@ -318,6 +318,8 @@ class Registry:
             self._finish(record, "CREATE_FAILED", str(exc))
             return
         outcome = self._start(record, launch)
+        if self.stopping.is_set():  # the region stops: CREATING is resumed by the next `up`
+            return
         with self.lock:
             if outcome.ok and not outcome.error:
                 self._finish(record, "AVAILABLE", None)
@@ -335,6 +337,8 @@ class Registry:
             return
         self._stop_child(record.name)
         outcome = self._start(record, launch)
+        if self.stopping.is_set():  # UPDATING: the next `up` rolls back to the last good one
+            return
         if outcome.ok and not outcome.error:
             with self.lock:
                 record.definition, old = merged, record.generation
@@ -346,6 +350,8 @@ class Registry:
         self.say(f"{record.name}: update failed, rolling back to the last good definition")
         back = self._start(record, self._launch(record, record.definition, record.generation))
         shutil.rmtree(self.folder(record.name) / "sources" / str(generation), ignore_errors=True)
+        if self.stopping.is_set():
+            return
         status = "UPDATE_FAILED" if back.ok else "UNAVAILABLE"
         self._finish(record, status, outcome.error or "the update failed")
 
@@ -467,13 +473,15 @@ class Registry:
             outcome = self._start(
                 record, self._launch(record, record.definition, record.generation)
             )
-            if not outcome.ok:
+            if not outcome.ok and not self.stopping.is_set():
                 self._finish(record, "UNAVAILABLE", outcome.error)
         finally:
             self.restoring.discard(record.name)
 
     def _resume_update(self, record: Record) -> None:
         outcome = self._start(record, self._launch(record, record.definition, record.generation))
+        if self.stopping.is_set():
+            return
         error = "the update was interrupted by a restart of the endpoint; rolled back"
         self._finish(record, "UPDATE_FAILED" if outcome.ok else "UNAVAILABLE", error)
 
