@@ -19,5 +19,6 @@ bench:  ## all benchmarks (each prints side-by-side ratios)
 	.venv/bin/python bench/throughput.py
 	.venv/bin/python bench/load.py --soak 180
 	.venv/bin/python bench/lifecycle.py
+	.venv/bin/python bench/region.py
 	.venv/bin/python bench/versions.py
 	.venv/bin/python bench/runtimes.py
