@@ -8,6 +8,7 @@ The tests run in order on one region (each step builds on the state the one befo
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import shlex
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +53,17 @@ with DAG("figlet", start_date=datetime(2024, 1, 1), schedule=None, catchup=False
     PythonOperator(task_id="show", python_callable=show)
 """
 
+PROBE_DAG = FIGLET_DAG.replace('"figlet"', '"probe"').replace(
+    """    import pyfiglet  # from the environment's requirements.txt
+
+    print("FIGLET-OK " + pyfiglet.figlet_format("ok").splitlines()[0])""",
+    """    import os
+
+    import region_helpers  # from plugins.zip
+
+    print("PROBE plugin=" + region_helpers.GREETING)
+    print("PROBE startup=" + os.environ.get("REGION_STARTUP", "unset"))""",
+)
 NEW_DAG = FIGLET_DAG.replace('"figlet"', '"synced_later"')
 
 
@@ -222,6 +235,14 @@ def region(tmp_path_factory):
     for dag in dags.glob("*.py"):
         s3.put_object(Bucket="blue-bucket", Key=f"dags/{dag.name}", Body=dag.read_bytes())
     s3.put_object(Bucket="blue-bucket", Key="dags/figlet.py", Body=FIGLET_DAG.encode())
+    s3.put_object(Bucket="blue-bucket", Key="dags/probe.py", Body=PROBE_DAG.encode())
+    plugins = io.BytesIO()
+    with zipfile.ZipFile(plugins, "w") as archive:
+        archive.writestr("region_helpers.py", 'GREETING = "from-plugins-zip"\n')
+    s3.put_object(Bucket="blue-bucket", Key="plugins.zip", Body=plugins.getvalue())
+    s3.put_object(
+        Bucket="blue-bucket", Key="scripts/startup.sh", Body=b"export REGION_STARTUP=from-s3\n"
+    )
     versions = {}
     for label, text in (
         ("none", "# nothing yet\n"),
@@ -261,6 +282,8 @@ def test_create_environments_with_the_aws_cli_and_boto3(region, tmp_path):
         "DagS3Path": "dags",
         "RequirementsS3Path": "requirements.txt",
         "RequirementsS3ObjectVersion": region.versions["none"],
+        "PluginsS3Path": "plugins.zip",
+        "StartupScriptS3Path": "scripts/startup.sh",
         "NetworkConfiguration": {
             "SubnetIds": ["subnet-0a1b2c3d", "subnet-4e5f6a7b"],
             "SecurityGroupIds": ["sg-0123456789abcdef0"],
@@ -406,6 +429,10 @@ def test_mwaa_envs_doctor_and_run_across_environments(region):
         assert doctor.returncode == 0, doctor.stdout.decode() + doctor.stderr.decode()
     assert region.stdout("green", "version") == (0, AIRFLOW2 + "\n")
     assert region.stdout("blue", "version") == (0, DEFAULT_VERSION + "\n")
+    code, text = region.run_cli("blue", "tasks", "test", "probe", "show", "2024-01-01")
+    assert code == 0, text[-2000:]
+    assert "PROBE plugin=from-plugins-zip" in text, text[-2000:]  # PluginsS3Path
+    assert "PROBE startup=from-s3" in text, text[-2000:]  # StartupScriptS3Path
 
 
 def test_validation_and_errors_as_mwaa_has_them(region):
