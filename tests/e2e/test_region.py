@@ -600,11 +600,14 @@ def test_environments_survive_down_up_and_kill_9(region):
     code, text = region.run_cli("blue", "dags", "trigger", "hello_mwaa", "-r", "before_restart")
     assert code == 0, text
 
+    again = region.mwaa("local", "up", "--port", str(free_port()), env=region.up_env)
+    assert again.returncode == 2 and b"already running" in again.stderr, again.stderr
     pids = region.env_pids()
     assert len(pids) > 6  # the region, two servers, their Airflow components
     down = region.mwaa("local", "down", timeout=300)
     assert down.returncode == 0 and b"stopped" in down.stdout
     assert _gone(pids) == set()
+    assert region.mwaa("local", "down").stdout == b"the local region is not running\n"
     status = json.loads(region.mwaa("local", "status", "--json").stdout)
     assert not status["running"] and {e["name"] for e in status["environments"]} == {
         "blue", "green",
