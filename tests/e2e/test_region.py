@@ -155,7 +155,7 @@ class Region:
                 seen.append(env["Status"])
             if env["Status"] in wanted:
                 return env
-            time.sleep(1)
+            time.sleep(0.5)
         log = (self.root / "home" / "region" / "region.log").read_text()[-3000:]
         raise AssertionError(f"{name} never reached {wanted} (saw {seen})\n{log}")
 
@@ -181,7 +181,7 @@ class Region:
                     listed = []
                 if any(d["dag_id"] == dag_id and d.get("is_paused") is not None for d in listed):
                     return
-            time.sleep(2)
+            time.sleep(1)
         raise AssertionError(f"{dag_id} never listed on {name}: {text[-1000:]}")
 
     def region_pid(self) -> int:
@@ -613,7 +613,11 @@ def test_environments_survive_down_up_and_kill_9(region):
         "blue", "green",
     }  # fmt: skip
 
-    region.up()
+    shown = region.up().stdout.decode()  # `up` prints the status table
+    assert "Local region: https://127.0.0.1:" in shown
+    assert [line.split()[:3] for line in shown.splitlines() if line.startswith("  blue ")] == [
+        ["blue", "UPDATE_FAILED", DEFAULT_VERSION]
+    ], shown
     assert region.stdout("blue", "variables", "get", "colour") == (0, "teal\n")
     assert region.stdout("green", "variables", "get", "colour") == (0, "sage\n")
     code, text = region.run_cli("blue", "dags", "list-runs", "hello_mwaa")

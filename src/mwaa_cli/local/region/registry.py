@@ -515,7 +515,7 @@ class Registry:
         """Every few seconds: restart an environment whose server died; every
         ``dag_sync_interval``: sync the DAGs of serving environments from their buckets."""
         last_sync = time.monotonic()
-        while not self.stopping.wait(2.0):
+        while not self.stopping.wait(1.0):
             sync = time.monotonic() - last_sync >= self.dag_sync_interval
             if sync:
                 last_sync = time.monotonic()
