@@ -334,7 +334,8 @@ def test_create_environments_with_the_aws_cli_and_boto3(region, tmp_path):
         green["EnvironmentClass"] == "mw1.small" and green["WebserverAccessMode"] == "PRIVATE_ONLY"
     )
     assert blue["WebserverUrl"] != green["WebserverUrl"]  # a web server host each
-    region.wait_dags("blue", "hello_mwaa")
+    for dag_id in ("hello_mwaa", "figlet", "probe"):  # before any `tasks test` of them
+        region.wait_dags("blue", dag_id)
     region.wait_dags("green", "hello_mwaa")
 
 
@@ -570,6 +571,9 @@ def test_dags_sync_from_the_bucket(region):
         ).exists():
             break
         time.sleep(0.5)
+    # registered by the DAG processor first: a `tasks test` racing it to insert the new DAG's
+    # row fails on Airflow 3.3.1 (UNIQUE constraint failed: dag.dag_id)
+    region.wait_dags("blue", "synced_later")
     code, text = region.run_cli("blue", "tasks", "test", "synced_later", "show", "2024-01-01")
     assert code == 0 and "FIGLET-OK" in text, text[-2000:]
     assert not (synced / "green" / "dags" / "hello_mwaa.py").exists()
