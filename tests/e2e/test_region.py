@@ -402,6 +402,7 @@ def test_create_failed_when_a_source_or_the_startup_script_fails(region):
     assert red["Status"] == "CREATE_FAILED" and "WebserverUrl" not in red
     assert "missing/requirements.txt" in red["LastUpdate"]["Error"]["ErrorMessage"]
     assert "NoSuchKey" in red["LastUpdate"]["Error"]["ErrorMessage"]
+    assert red["LastUpdate"]["Error"]["ErrorCode"] == "SourceUnavailable"
     assert amber["Status"] == "CREATE_FAILED"
     assert "startup script exited 3" in amber["LastUpdate"]["Error"]["ErrorMessage"]
     assert amber["LastUpdate"]["Error"]["ErrorCode"] == "UserEnvironmentFailure"

@@ -280,6 +280,7 @@ def test_a_missing_source_fails_the_create_and_is_kept_on_disk(tmp_path):
     env = _wait(registry, "blue")
     assert env["Status"] == "CREATE_FAILED"
     assert "requirements.txt: no such object" in env["LastUpdate"]["Error"]["ErrorMessage"]
+    assert env["LastUpdate"]["Error"]["ErrorCode"] == "SourceUnavailable"
     assert env["Tags"] == {"a": "b"} and "WebserverUrl" not in env
     with pytest.raises(AwsError, match="already exists"):
         registry.create("blue", VALID)

@@ -295,16 +295,16 @@ class Registry:
         self.busy[name] = thread
         thread.start()
 
-    def _finish(self, record: Record, status: str, error: str | None) -> None:
+    def _finish(
+        self, record: Record, status: str, error: str | None, code: str | None = None
+    ) -> None:
         record.status = status
         update = {k: v for k, v in record.last_update.items() if k != "Error"}
         update["Status"] = "FAILED" if error else "SUCCESS"
         if error:
-            code = (
-                "UserEnvironmentFailure"
-                if "requirements" in error or "startup" in error
-                else ("EnvironmentStartFailure")
-            )
+            if code is None:  # the user's parts failed, or the environment itself
+                user = "requirements" in error or "startup script" in error
+                code = "UserEnvironmentFailure" if user else "EnvironmentStartFailure"
             update["Error"] = {"ErrorCode": code, "ErrorMessage": error[-1024:]}
         record.last_update = update
         self._save(record)
@@ -315,16 +315,17 @@ class Registry:
         try:
             launch = self._fetch(record, record.definition, record.generation)
         except (SourceError, OSError) as exc:
-            self._finish(record, "CREATE_FAILED", str(exc))
+            self._finish(record, "CREATE_FAILED", str(exc), "SourceUnavailable")
             return
         outcome = self._start(record, launch)
         if self.stopping.is_set():  # the region stops: CREATING is resumed by the next `up`
             return
-        with self.lock:
-            if outcome.ok and not outcome.error:
+        if outcome.ok and not outcome.error:
+            with self.lock:
                 self._finish(record, "AVAILABLE", None)
-                return
-            self._stop_child(record.name)
+            return
+        self._stop_child(record.name)
+        with self.lock:
             self._finish(record, "CREATE_FAILED", outcome.error)
 
     def _update(self, record: Record, merged: dict) -> None:
@@ -333,7 +334,7 @@ class Registry:
         try:
             launch = self._fetch(record, merged, generation)
         except (SourceError, OSError) as exc:  # nothing stopped yet: still serving the old
-            self._finish(record, "UPDATE_FAILED", str(exc))
+            self._finish(record, "UPDATE_FAILED", str(exc), "SourceUnavailable")
             return
         self._stop_child(record.name)
         outcome = self._start(record, launch)
