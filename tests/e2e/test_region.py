@@ -25,7 +25,7 @@ import pytest
 import requests
 from botocore.config import Config
 
-from mwaa_cli.local.region.children import _locked
+from mwaa_cli.local.region.children import is_locked
 
 from .conftest import AIRFLOW2, BIN, alive, descendants, free_port, require_runtime
 
@@ -407,7 +407,7 @@ def test_create_failed_when_a_source_or_the_startup_script_fails(region):
     assert "startup script exited 3" in amber["LastUpdate"]["Error"]["ErrorMessage"]
     assert amber["LastUpdate"]["Error"]["ErrorCode"] == "UserEnvironmentFailure"
     home = region.root / "home" / "region" / "envs" / "amber" / "home"
-    assert not _locked(home)  # its server stopped
+    assert not is_locked(home)  # its server stopped
     from botocore.exceptions import ClientError
 
     with pytest.raises(ClientError) as caught:

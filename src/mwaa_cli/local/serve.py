@@ -35,6 +35,7 @@ from .metadata_db import check_sqlite
 from .path_guard import dags_folder_guard
 from .supervisor import Supervisor
 from .tls import ensure_certificates
+from .uvicorn_run import keep_stop_signals, serve_until_stopped
 
 
 @dataclass
@@ -111,7 +112,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def _tls_hosts(host: str) -> list[str]:
+def tls_hosts(host: str) -> list[str]:
     if ipaddress.ip_address(socket.gethostbyname(host)).is_unspecified:
         return [socket.gethostname(), socket.getfqdn()]
     return [host]
@@ -159,7 +160,7 @@ def lock_home(root: Path):
     return fh
 
 
-def _record_owner(fh, endpoint: str, **more) -> None:
+def record_owner(fh, endpoint: str, **more) -> None:
     """What the lock file says while the server holds it: pid and endpoint, and once it
     serves, ``ready`` and what failed of the user's parts (``error``)."""
     fh.seek(0)
@@ -185,7 +186,7 @@ def _stop_when_stdin_closes() -> None:
     threading.Thread(target=watch, name="stdin-watch", daemon=True).start()
 
 
-def _bind_or_explain(host: str, port: int) -> socket.socket:
+def bind_or_explain(host: str, port: int) -> socket.socket:
     try:
         return _bind(host, port)
     except OSError as exc:
@@ -199,10 +200,6 @@ def _bind_or_explain(host: str, port: int) -> socket.socket:
 
 def serve(opts: ServeOptions, state_dir: Path) -> int:
     """Run the local environment in the foreground until Ctrl-C / SIGTERM."""
-    import uvicorn  # the local extra
-
-    from .slow_clients import HeaderDeadlineProtocol
-
     spec = opts.spec()
     if opts.exit_with_stdin:
         _stop_when_stdin_closes()
@@ -214,7 +211,7 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
         )
     created = make_private_dir(root)
     lock = lock_home(root)
-    sock = _bind_or_explain(opts.host, opts.port)
+    sock = bind_or_explain(opts.host, opts.port)
     port = sock.getsockname()[1]
     api_port = opts.api_port or free_port()
     flavour_components = _components(spec.airflow_version) if opts.scheduler else {}
@@ -230,12 +227,12 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     dags = spec.dags
 
     tls = (
-        ensure_certificates(root / "tls", opts.name, _tls_hosts(opts.host), _bundle_in_effect())
+        ensure_certificates(root / "tls", opts.name, tls_hosts(opts.host), _bundle_in_effect())
         if opts.tls
         else None
     )
     endpoint = f"{'https' if tls else 'http'}://{opts.host}:{port}"
-    _record_owner(lock, endpoint)
+    record_owner(lock, endpoint)
     info = EnvironmentInfo(
         name=opts.name,
         airflow_version=version,
@@ -301,13 +298,8 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     exports = client_environ(endpoint, opts.region, key, bundle, profile, opts.name)
     write_env_file(env_file, opts.name, exports)
     _configure_logging(root / "logs")
-    # from the banner on, Ctrl-C means "stop": a signal that arrives before uvicorn installs
-    # its handlers is kept and acted on once it has (asyncio's own SIGINT handling would
-    # cancel the starting server, which uvicorn swallows - the process then ran on)
-    early: list[int] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, _frame: early.append(signum))
-    _record_owner(lock, endpoint, ready=True, error=built.error, api_port=api_port)
+    early = keep_stop_signals()  # from the banner on, Ctrl-C means "stop"
+    record_owner(lock, endpoint, ready=True, error=built.error, api_port=api_port)
     print(
         render_banner(
             Banner(opts, info, endpoint, dags, root, env_file, exports, profile, home, built),
@@ -316,36 +308,17 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
         flush=True,
     )
 
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=2,
-        lifespan="off",
-        http=type("Protocol", (HeaderDeadlineProtocol,), {"header_timeout": opts.header_timeout}),
-        ssl_certfile=str(tls.server_cert) if tls else None,
-        ssl_keyfile=str(tls.server_key) if tls else None,
-    )
+    def end_commands_in_flight() -> None:
+        # their callers get a clear 503 instead of waiting out the graceful shutdown and
+        # then a dropped connection
+        local_app.stopping.set()
+        if killed := executor.kill_running():
+            _say(f"stopping: killed {killed} command(s) still running")
 
-    class Server(uvicorn.Server):
-        async def startup(self, sockets=None) -> None:
-            await super().startup(sockets=sockets)
-            if early:
-                self.handle_exit(early[0], None)
-
-        def handle_exit(self, sig, frame) -> None:
-            # end commands in flight now: their callers get a clear 503 instead of waiting
-            # out the graceful shutdown and then a dropped connection
-            local_app.stopping.set()
-            if killed := executor.kill_running():
-                _say(f"stopping: killed {killed} command(s) still running")
-            super().handle_exit(sig, frame)
-
-    server = Server(config)
     try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:
-        pass
+        serve_until_stopped(
+            app, sock, early, tls, opts.header_timeout, on_stop=end_commands_in_flight
+        )
     finally:
         _say("stopping Airflow components …")
         started = time.monotonic()

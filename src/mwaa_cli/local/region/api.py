@@ -25,6 +25,7 @@ from ..api import sts as sts_routes
 from ..api.control_plane import validate_name, verify_sigv4
 from ..api.errors import AwsError, exception_handlers
 from ..auth import SigV4Verifier
+from . import model
 from .registry import Registry
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "content-length"}
@@ -126,8 +127,6 @@ def _routes(app: RegionApp) -> list[Route]:
             return JSONResponse({"Tags": dict(registry.record_for_arn(arn).tags)})
         if request.method == "POST":
             params = _json_object(body)
-            from . import model
-
             model.check("TagResource", params, skip=("ResourceArn",))
             registry.tag(arn, params["Tags"])
             return JSONResponse({})

@@ -80,14 +80,14 @@ class Outcome:
     port_in_use: bool = False
 
 
-def _owner(home: Path) -> dict:
+def owner_record(home: Path) -> dict:
     try:
         return json.loads(LocalLayout(home).owner.read_text() or "{}")
     except (OSError, ValueError):
         return {}
 
 
-def _locked(home: Path) -> bool:
+def is_locked(home: Path) -> bool:
     try:
         fh = open(LocalLayout(home).owner, "a+")  # noqa: SIM115
     except OSError:
@@ -104,18 +104,18 @@ def _locked(home: Path) -> bool:
 def stop_leftover(home: Path, wait: float = 60.0) -> bool:
     """Stop a server still holding ``home`` (left by a region that was killed); True if one
     was running."""
-    if not _locked(home):
+    if not is_locked(home):
         return False
-    pid = _owner(home).get("pid")
+    pid = owner_record(home).get("pid")
     if isinstance(pid, int) and pid > 1:
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + wait
-    while _locked(home) and time.monotonic() < deadline:
+    while is_locked(home) and time.monotonic() < deadline:
         time.sleep(0.2)
-    if _locked(home) and isinstance(pid, int) and pid > 1:
+    if is_locked(home) and isinstance(pid, int) and pid > 1:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -158,7 +158,7 @@ class Child:
         assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not cancelled():
-            owner = _owner(self.launch.home)
+            owner = owner_record(self.launch.home)
             if owner.get("ready") and owner.get("pid") == self.proc.pid:
                 return Outcome(True, owner.get("error"))
             if self.proc.poll() is not None:

@@ -486,9 +486,6 @@ class Registry:
         error = "the update was interrupted by a restart of the endpoint; rolled back"
         self._finish(record, "UPDATE_FAILED" if outcome.ok else "UNAVAILABLE", error)
 
-    def restored(self) -> bool:
-        return not self.restoring and not self.busy
-
     def shutdown(self) -> None:
         """Stop every environment's processes (their state stays: ``up`` brings them back)."""
         self.stopping.set()

@@ -20,13 +20,13 @@ from pathlib import Path
 
 from ..._files import make_private_dir
 from ...errors import ExitStatus
-from ...paths import LocalLayout, state_dir
+from ...paths import state_dir
 from ..airflow_rest import ROLES
 from ..auth import SigV4Verifier, load_or_create_key, load_or_create_role_keys
 from ..client_setup import client_environ, write_aws_profile, write_env_file
-from ..serve import StartupError, _bind_or_explain, _record_owner, _tls_hosts, lock_home
+from ..serve import StartupError, bind_or_explain, lock_home, record_owner, tls_hosts
 from ..tls import ensure_certificates
-from .children import _locked, _owner
+from .children import is_locked, owner_record
 from .registry import Registry
 from .sources import Buckets
 
@@ -67,19 +67,17 @@ def _say(message: str) -> None:
 
 def run(opts: RegionOptions) -> int:
     """The region in the foreground until SIGINT/SIGTERM (which stop every environment)."""
-    import uvicorn
-
-    from ..slow_clients import HeaderDeadlineProtocol
+    from ..uvicorn_run import keep_stop_signals, serve_until_stopped
     from .api import RegionApp
 
     root = region_root()
     make_private_dir(root)
     lock = lock_home(root)
-    sock = _bind_or_explain(opts.host, opts.port)
+    sock = bind_or_explain(opts.host, opts.port)
     port = sock.getsockname()[1]
-    tls = ensure_certificates(root / "tls", "region", _tls_hosts(opts.host))
+    tls = ensure_certificates(root / "tls", "region", tls_hosts(opts.host))
     endpoint = f"https://{opts.host}:{port}"
-    _record_owner(lock, endpoint)
+    record_owner(lock, endpoint)
     key = load_or_create_key(root / "credentials.json")
     role_keys = load_or_create_role_keys(root / "role-keys.json", [*ROLES, "none"])
     verifier = SigV4Verifier([key, *role_keys.values()], opts.region)
@@ -91,41 +89,19 @@ def run(opts: RegionOptions) -> int:
     exports = client_environ(endpoint, opts.region, key, tls.ca_bundle, profile, "")
     exports.pop("MWAA_ENV", None)
     write_env_file(root / "env.sh", "region", exports)
-    early: list[int] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, _frame: early.append(signum))
+    early = keep_stop_signals()
     registry.restore()
     watcher = threading.Thread(target=registry.watch, name="watch", daemon=True)
     watcher.start()
-    _record_owner(lock, endpoint, ready=True, profile=profile, region=opts.region)
+    record_owner(lock, endpoint, ready=True, profile=profile, region=opts.region)
     _say(f"serving on {endpoint} (region {opts.region}); sources: {buckets.describe()}")
     if profile:
         _say(f"AWS profile: {profile} (aws --profile {profile} mwaa list-environments)")
     _say(f"or: source {root / 'env.sh'}")
 
     app = RegionApp(registry, verifier, str(tls.ca_cert)).build()
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=2,
-        lifespan="off",
-        http=HeaderDeadlineProtocol,
-        ssl_certfile=str(tls.server_cert),
-        ssl_keyfile=str(tls.server_key),
-    )
-
-    class Server(uvicorn.Server):
-        async def startup(self, sockets=None) -> None:
-            await super().startup(sockets=sockets)
-            if early:
-                self.handle_exit(early[0], None)
-
-    server = Server(config)
     try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:
-        pass
+        serve_until_stopped(app, sock, early, tls)
     finally:
         _say("stopping the environments …")
         started = time.monotonic()
@@ -150,8 +126,8 @@ class RegionState:
 
 def state() -> RegionState:
     root = region_root()
-    running = (root / "serve.lock").exists() and _locked(root)
-    owner = _owner(root) if running else {}
+    running = (root / "serve.lock").exists() and is_locked(root)
+    owner = owner_record(root) if running else {}
     return RegionState(running, owner.get("pid"), owner.get("endpoint"), owner.get("profile"), root)
 
 
@@ -164,7 +140,7 @@ def environments() -> list[dict]:
         except (OSError, ValueError):
             continue
         home = path.parent / "home"
-        child = _owner(home) if _locked(home) else {}
+        child = owner_record(home) if is_locked(home) else {}
         out.append(
             {
                 "name": doc["name"],
@@ -205,7 +181,7 @@ def start_background(opts: RegionOptions, wait: float = 600.0) -> RegionState:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise StartupError(f"the region did not start:\n{_tail(log)}")
-        owner = _owner(root)
+        owner = owner_record(root)
         if owner.get("ready") and owner.get("pid") == proc.pid:
             break
         time.sleep(0.2)
@@ -237,9 +213,9 @@ def stop_background(wait: float = 180.0) -> RegionState | None:
     except ProcessLookupError:
         return None
     deadline = time.monotonic() + wait
-    while time.monotonic() < deadline and _locked(current.root):
+    while time.monotonic() < deadline and is_locked(current.root):
         time.sleep(0.2)
-    if _locked(current.root):
+    if is_locked(current.root):
         os.kill(current.pid, signal.SIGKILL)
     return current
 
@@ -250,7 +226,3 @@ def _tail(path: Path, lines: int = 20) -> str:
     except OSError:
         return ""
     return "\n".join(text.rsplit("\n--- ", 1)[-1].splitlines()[1:][-lines:])
-
-
-def layout() -> LocalLayout:
-    return LocalLayout(region_root())

@@ -8,7 +8,6 @@ moto's server, MinIO, LocalStack, or AWS itself.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import threading
@@ -207,7 +206,3 @@ class Buckets:
                     config=Config(retries={"max_attempts": 3, "mode": "standard"}),
                 )
             return self._client
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
