@@ -1,6 +1,4 @@
 .PHONY: demo test test-versions bench lint setup
-# the Airflow runtimes of the demo, tests and benchmarks (one venv per version)
-export MWAA_CLI_RUNTIMES ?= $(CURDIR)/.tools/runtimes
 setup:  ## install everything into .venv (idempotent)
 	scripts/bootstrap.sh
 demo:   ## the main job: local environment + sample DAGs, driven by the mwaa client

@@ -2,7 +2,8 @@
 # Set up everything mwaa-cli's demo and tests need, on a fresh machine, idempotently:
 #   .venv         mwaa-cli[local,dev] with the exact pins of constraints/local.txt
 #   .tools/awscli the unmodified AWS CLI (its own venv, as users install it)
-#   .tools/runtimes  the Airflow runtimes named as arguments (e.g. 3.3.1 2.10.3)
+#   runtimes      the Airflow runtimes named as arguments (e.g. 3.3.1 2.10.3), in the one store
+#                 the demo, the tests and `mwaa local serve` share (~/.local/share/mwaa-cli/runtimes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -28,8 +29,8 @@ if [ ! -x .tools/awscli/bin/aws ]; then
   .tools/awscli/bin/python -m pip install --quiet --disable-pip-version-check "awscli>=1.37" 2>&1 | grep -v '^WARNING: Location' >&2 || true
 fi
 # Airflow runtimes (one venv per version, made by mwaa-cli's own code with uv from the pins
-# in src/mwaa_cli/local/airflow/pins/) live in .tools/runtimes for the demo and the tests;
-# `scripts/bootstrap.sh 3.3.1 2.10.3` makes those versions' runtimes now.
+# in src/mwaa_cli/local/airflow/pins/) live in the user's store, shared by the demo, the tests
+# and `mwaa local serve`; `scripts/bootstrap.sh 3.3.1 2.10.3` makes those versions' runtimes now.
 if [ "$#" -gt 0 ]; then
-  MWAA_CLI_RUNTIMES=${MWAA_CLI_RUNTIMES:-$PWD/.tools/runtimes} .venv/bin/mwaa local runtimes install "$@" >/dev/null
+  .venv/bin/mwaa local runtimes install "$@" >/dev/null
 fi

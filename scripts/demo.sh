@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
-# Airflow runtimes shared with the tests; the first start of a version makes its runtime
-export MWAA_CLI_RUNTIMES=${MWAA_CLI_RUNTIMES:-$PWD/.tools/runtimes}
+# Airflow runtimes: the one store every home shares (~/.local/share/mwaa-cli/runtimes, or
+# $MWAA_CLI_RUNTIMES); the first start of a version makes its runtime
 export MWAA_CLI_HOME=${MWAA_CLI_HOME:-$PWD/.state}
 # the environment's AWS profile goes to files of the demo's own, not your ~/.aws
 export AWS_CONFIG_FILE=$MWAA_CLI_HOME/aws/config AWS_SHARED_CREDENTIALS_FILE=$MWAA_CLI_HOME/aws/credentials

@@ -2,8 +2,8 @@
 that may read or write files or load code (the review recorded in data/commands.json).
 
 Run it with the interpreter of the Airflow to review, from the repository root:
-    .tools/runtimes/airflow-3.3.1/bin/python scripts/review_flags.py   # Airflow 3
-    .tools/runtimes/airflow-2.10.3/bin/python scripts/review_flags.py  # Airflow 2
+    ~/.local/share/mwaa-cli/runtimes/airflow-3.3.1/bin/python scripts/review_flags.py   # Airflow 3
+    ~/.local/share/mwaa-cli/runtimes/airflow-2.10.3/bin/python scripts/review_flags.py  # Airflow 2
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@
 # cache) and starts two environments per version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export MWAA_CLI_RUNTIMES=${MWAA_CLI_RUNTIMES:-$PWD/.tools/runtimes}
 export MWAA_TEST_VERSIONS=${MWAA_TEST_VERSIONS:-all}
 # shellcheck disable=SC2086
 scripts/bootstrap.sh 3.3.1 2.10.3 $MWAA_TEST_VERSIONS

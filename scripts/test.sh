@@ -3,8 +3,8 @@
 # (a real `mwaa local serve` with real Airflow, boto3, the AWS CLI and curl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# the runtimes the tests run: the newest Airflow and the 2.x most MWAA users run
-export MWAA_CLI_RUNTIMES=${MWAA_CLI_RUNTIMES:-$PWD/.tools/runtimes}
+# the runtimes the tests run (the newest Airflow and the 2.x most MWAA users run), in the
+# store a user's `mwaa local serve` uses too
 scripts/bootstrap.sh 3.3.1 2.10.3
 export PATH="$PWD/.venv/bin:$PWD/.tools/awscli/bin:$PATH"
 ruff check src tests bench

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # one place: pyproject.toml's version, as installed
+        from importlib.metadata import version
+
+        return version("mwaa-cli")
     # the client is imported on first use: `mwaa run` reaches it only when it needs it
     if name in ("Client", "Result"):
         from . import client

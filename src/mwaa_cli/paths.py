@@ -12,12 +12,18 @@ from pathlib import Path
 HOME_VAR = "MWAA_CLI_HOME"
 
 
+def data_dir() -> Path:
+    """mwaa-cli's folder in the XDG data folder (``~/.local/share/mwaa-cli``), whatever
+    ``MWAA_CLI_HOME`` says: what every home shares (the Airflow runtimes) lives here."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "mwaa-cli"
+
+
 def state_dir() -> Path:
     """Where mwaa-cli keeps its state (local environments, caches, shell history)."""
     if os.environ.get(HOME_VAR):
         return Path(os.environ[HOME_VAR]).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "mwaa-cli"
+    return data_dir()
 
 
 def local_homes() -> Path:

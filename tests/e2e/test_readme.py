@@ -87,7 +87,7 @@ def world(local_env, tmp_path_factory):
         "AWS_EC2_METADATA_DISABLED": "true",
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    if os.environ.get(RUNTIMES_VAR):  # the runtimes scripts/test.sh made, not new ones
+    if os.environ.get(RUNTIMES_VAR):  # a store of its own, when the run set one
         env[RUNTIMES_VAR] = os.environ[RUNTIMES_VAR]
     wait_for_dags(local_env, {"hello_mwaa", "etl_with_params", "daily_report"})
     return env, tmp, local_env

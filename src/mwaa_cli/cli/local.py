@@ -165,6 +165,12 @@ def local() -> None:
     show_default=True,
     help="MB an InvokeRestApi reply may hold (MWAA: 6)",
 )
+@click.option(
+    "--ready-timeout",
+    default=600.0,
+    show_default=True,
+    help="seconds every Airflow component gets to answer before the start fails",
+)
 @click.option("--exit-with-stdin", is_flag=True, hidden=True)  # a region's child
 def serve(**opts) -> None:
     """Start a local environment in the foreground; Ctrl-C stops it."""
@@ -210,6 +216,7 @@ def serve(**opts) -> None:
         rest_timeout=opts["rest_timeout"],
         rest_max_reply=int(opts["rest_max_reply"] * 1024 * 1024),
         exit_with_stdin=opts["exit_with_stdin"],
+        ready_timeout=opts["ready_timeout"],
     )
     raise SystemExit(run_server(options, paths.state_dir()))
 

@@ -51,6 +51,11 @@ class CallFailed(Exception):
 
 
 @dataclass(frozen=True)
+class _Starting(Exception):
+    """The API server / webserver answered that it is not serving yet (502/503/504)."""
+
+
+@dataclass(frozen=True)
 class RestCall:
     """One validated InvokeRestApi request."""
 
@@ -231,15 +236,34 @@ class AirflowRestApi:
 
     async def login_cookie(self, role: str) -> tuple[str, str]:
         """A logged-in web session of ``role``'s user: the cookie Airflow's UI and REST API
-        accept - ``_token`` (a JWT, Airflow 3) or Flask's ``session`` (Airflow 2)."""
+        accept - ``_token`` (a JWT, Airflow 3) or Flask's ``session`` (Airflow 2). While the
+        API server / webserver (re)starts, waits for it within the time limit instead of
+        failing at once."""
         user = ROLES[role]
         if user is None:
             raise CallFailed(403, "Forbidden", "the Public role cannot log in")
-        if self.major >= 3:
-            return "_token", await self.jwt(user, fresh=True)
-        # Airflow 2: log in through its own login form, as a browser would
+        deadline = time.monotonic() + self.limits.timeout
+        while True:
+            try:
+                if self.major >= 3:
+                    return "_token", await self.jwt(user, fresh=True)
+                return "session", await self._form_login(user)
+            except (httpx.ConnectError, _Starting) as exc:
+                if time.monotonic() >= deadline:
+                    raise CallFailed(
+                        503,
+                        "Service Unavailable",
+                        f"Airflow's {'API server' if self.major >= 3 else 'webserver'} is not "
+                        f"answering ({type(exc).__name__}); it may be restarting: try again",
+                    ) from None
+                await asyncio.sleep(0.25)
+
+    async def _form_login(self, user: str) -> str:
+        """Airflow 2: log in through its own login form, as a browser would."""
         async with httpx.AsyncClient(trust_env=False, timeout=self.limits.timeout) as web:
             page = await web.get(f"{self.base_url}/login/")
+            if page.status_code in (502, 503, 504):  # gunicorn's workers are starting
+                raise _Starting(str(page.status_code))
             match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
             if match is None:
                 raise CallFailed(502, "Bad Gateway", "Airflow's login page has no CSRF token")
@@ -258,7 +282,7 @@ class AirflowRestApi:
                 or "/login" in done.headers.get("location", "/login")
             ):
                 raise CallFailed(502, "Bad Gateway", f"logging in to Airflow as {user} failed")
-            return "session", session
+            return session
 
     async def jwt(self, user: str, fresh: bool = False) -> str:
         """A JWT of ``user`` from Airflow 3's ``POST /auth/token`` (cached 10 minutes)."""
@@ -270,6 +294,8 @@ class AirflowRestApi:
             f"{self.base_url}/auth/token",
             json={"username": user, "password": self.passwords()[user]},
         )
+        if response.status_code in (502, 503, 504):
+            raise _Starting(str(response.status_code))
         if response.status_code >= 300:
             raise CallFailed(
                 502,

@@ -14,6 +14,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .._files import make_private_dir
@@ -33,6 +34,7 @@ from .environment import Spec, assemble
 from .executor import ExecutorError, SubprocessExecutor, WarmExecutor
 from .metadata_db import check_sqlite
 from .path_guard import dags_folder_guard
+from .readiness import NotReady, Readiness, wait_until_ready
 from .supervisor import Supervisor
 from .tls import ensure_certificates
 from .uvicorn_run import keep_stop_signals, serve_until_stopped
@@ -71,6 +73,7 @@ class ServeOptions:
     rest_timeout: float = 10.0  # seconds, as MWAA
     rest_max_reply: int = 6 * 1024 * 1024  # bytes, as MWAA
     exit_with_stdin: bool = False  # stop when stdin closes (a region's child: its parent died)
+    ready_timeout: float = 600.0  # seconds every component gets to answer before start fails
 
     def spec(self) -> Spec:
         """This environment's definition: flags over the env file over defaults."""
@@ -261,7 +264,15 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
         executor.start()
     except ExecutorError as exc:
         raise StartupError(f"{exc}; its error is above", ExitStatus.SERVER_ERROR) from None
+    readiness = None
     if opts.scheduler:
+        readiness = Readiness(
+            f"http://127.0.0.1:{api_port}",
+            home.flavour.health_path,
+            home.flavour.answers,
+            home.flavour.heartbeats,
+            since=datetime.now(timezone.utc) - timedelta(seconds=1),
+        )
         supervisor.start(flavour_components, home.environ)
     key = load_or_create_key(root / "credentials.json")
     role_keys = load_or_create_role_keys(root / "role-keys.json", [*ROLES, "none"])
@@ -298,6 +309,7 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     exports = client_environ(endpoint, opts.region, key, bundle, profile, opts.name)
     write_env_file(env_file, opts.name, exports)
     _configure_logging(root / "logs")
+    _wait_for_components(readiness, root / "logs", opts.ready_timeout, supervisor, executor)
     early = keep_stop_signals()  # from the banner on, Ctrl-C means "stop"
     record_owner(lock, endpoint, ready=True, error=built.error, api_port=api_port)
     print(
@@ -332,6 +344,35 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
         _say(f"stopped in {time.monotonic() - started:.1f} s: {what}, fork-server")
         lock.close()
     return 0
+
+
+def _wait_for_components(
+    readiness: Readiness | None,
+    log_dir: Path,
+    limit: float,
+    supervisor: Supervisor,
+    executor: SubprocessExecutor | WarmExecutor,
+) -> None:
+    """Until every component answers (ready means ready); on a component that does not come
+    up, or a Ctrl-C / SIGTERM meanwhile, stop what was started and say why."""
+
+    def interrupted(signum, _frame) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupted)
+    try:
+        waited = wait_until_ready(readiness, log_dir, limit, lambda: supervisor.given_up)
+        if readiness is not None:
+            _say(f"every component answers ({waited:.0f} s after the components started)")
+    except (NotReady, KeyboardInterrupt) as exc:
+        _say("stopping Airflow components …")
+        supervisor.stop()
+        executor.stop()
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise StartupError(str(exc), ExitStatus.UNAVAILABLE) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def make_executor(opts: ServeOptions, home: AirflowHome) -> SubprocessExecutor | WarmExecutor:

@@ -41,6 +41,7 @@ class Supervisor:
     log_dir: Path
     report: Callable[[str], None] = print
     components: dict[str, int] = field(default_factory=dict)  # name -> pid of the leader
+    given_up: dict[str, str] = field(default_factory=dict)  # name -> why (crashed too often)
     _proc: subprocess.Popen | None = None
     _reader: threading.Thread | None = None
     _stopped: threading.Event = field(default_factory=threading.Event)
@@ -109,6 +110,7 @@ class Supervisor:
                 f"; killed {event['strays']} process(es) it left behind" if event["strays"] else ""
             )
             if event["restart_in"] is None:
+                self.given_up[name] = f"it exited with code {event['code']} and kept crashing"
                 self.report(
                     f"{name} exited with code {event['code']}{left}; it keeps crashing, "
                     f"giving up (see {log})"

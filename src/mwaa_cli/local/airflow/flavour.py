@@ -25,6 +25,12 @@ class Flavour:
     rest_prefix: str  # where Airflow's REST API lives
     ui_component: str  # the component that serves the UI and the REST API
     preload: tuple[str, ...] = ()  # modules the fork-server imports beside its common ones
+    # ready means ready (local/readiness.py): component -> paths on Airflow's API server or
+    # webserver that answer 200 once it serves; component -> its key in the health JSON at
+    # health_path, whose heartbeat must be newer than the start
+    health_path: str = "/health"
+    answers: dict[str, tuple[str, ...]] = {}
+    heartbeats: dict[str, str] = {}
 
     def components(self) -> dict[str, list[str]]:
         """name -> Airflow argv of the long-running processes."""

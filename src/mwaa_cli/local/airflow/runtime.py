@@ -1,6 +1,7 @@
 """Runtimes: one virtualenv per Airflow version, made once with uv from committed pins.
 
-``$MWAA_CLI_RUNTIMES`` (default ``$MWAA_CLI_HOME/runtimes``) holds ``airflow-X.Y.Z/``, each a
+``$MWAA_CLI_RUNTIMES`` (default ``~/.local/share/mwaa-cli/runtimes``, one store for every
+home: ``MWAA_CLI_HOME`` does not move it) holds ``airflow-X.Y.Z/``, each a
 venv with Apache Airflow X.Y.Z and the providers MWAA preinstalls, at the exact versions of
 ``pins/airflow-X.Y.Z.txt``. The first start of a version creates it (uv, a minute or so on a
 fresh cache); later starts only look at its stamp, offline and at once. mwaa-cli's own
@@ -22,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import ConfigError, MwaaError
-from ...paths import state_dir
+from ...paths import data_dir
+from ..progress import ProgressLine
 from .versions import PREINSTALLED, VERSIONS, AirflowVersion, lookup
 
 RUNTIMES_VAR = "MWAA_CLI_RUNTIMES"
@@ -35,7 +37,7 @@ class RuntimeCreationError(MwaaError):
 
 def runtimes_dir() -> Path:
     value = os.environ.get(RUNTIMES_VAR)
-    return Path(value).expanduser() if value else state_dir() / "runtimes"
+    return Path(value).expanduser() if value else data_dir() / "runtimes"
 
 
 # -- interpreters ---------------------------------------------------------------------------
@@ -200,7 +202,7 @@ def _create(runtime: Runtime, say: Callable[[str], None]) -> None:
     interpreter, warning = best_interpreter(meta.python)
     say(
         f"Creating the Apache Airflow {meta.version} runtime (first use of this version) with "
-        f"Python {interpreter.version} in {runtime.root} …"
+        f"Python {interpreter.version} in {runtime.root} (a minute or so) …"
     )
     if warning:
         say(f"WARNING: {warning}")
@@ -208,14 +210,14 @@ def _create(runtime: Runtime, say: Callable[[str], None]) -> None:
     if runtime.root.exists():
         shutil.rmtree(runtime.root)  # a half-made one
     uv = _uv()
-    quiet = [] if sys.stderr.isatty() else ["--quiet"]  # uv's progress bars on a terminal
+    log = runtimes_dir() / f"airflow-{meta.version}.log"
     steps = [
         [uv, "venv", "--quiet", "--python", interpreter.path, str(runtime.root)],
         [
             uv,
             "pip",
             "install",
-            *quiet,
+            "--no-progress",
             "--python",
             str(runtime.python),
             "--compile-bytecode",  # without it every Airflow command takes twice as long
@@ -225,14 +227,18 @@ def _create(runtime: Runtime, say: Callable[[str], None]) -> None:
             str(meta.pins),
         ],
     ]
-    for argv in steps:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=None)
-        if done.returncode != 0:
-            shutil.rmtree(runtime.root, ignore_errors=True)
-            raise RuntimeCreationError(
-                f"creating the Airflow {meta.version} runtime failed (uv exited "
-                f"{done.returncode}; its messages are above); nothing was left behind"
-            )
+    progress = ProgressLine("[mwaa local] ")
+    with open(log, "w", encoding="utf-8") as out:
+        for argv in steps:
+            code = _run_logged(argv, out, lambda line: _progress(progress, meta.version, line))
+            if code != 0:
+                progress.done()
+                shutil.rmtree(runtime.root, ignore_errors=True)
+                raise RuntimeCreationError(
+                    f"creating the Airflow {meta.version} runtime failed (uv exited {code}): "
+                    f"{_last_lines(log)}\n(uv's whole output: {log}); nothing was left behind"
+                )
+    progress.done()
     site = subprocess.run(
         [str(runtime.python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
         capture_output=True,
@@ -253,7 +259,34 @@ def _create(runtime: Runtime, say: Callable[[str], None]) -> None:
             indent=1,
         )
     )
-    say(f"Runtime ready in {time.monotonic() - started:.0f} s")
+    say(f"Runtime ready in {time.monotonic() - started:.0f} s (uv's output: {log})")
+
+
+def _run_logged(argv: list[str], out, on_line: Callable[[str], None]) -> int:
+    """Run ``argv``, its output into ``out`` line by line (each also given to ``on_line``)."""
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        out.write(line)
+        out.flush()
+        on_line(line.rstrip())
+    return proc.wait()
+
+
+def _progress(progress: ProgressLine, version: str, line: str) -> None:
+    words = line.split()
+    if words and words[0] in ("Resolved", "Prepared", "Installed", "Uninstalled"):
+        progress.update(f"Airflow {version} runtime: {line.strip()} …")
+
+
+def _last_lines(log: Path, count: int = 6) -> str:
+    try:
+        lines = [x for x in log.read_text(errors="replace").splitlines() if x.strip()]
+    except OSError:
+        return ""
+    return "\n".join(lines[-count:])
 
 
 def installed() -> list[Runtime]:

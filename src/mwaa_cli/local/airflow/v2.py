@@ -28,6 +28,10 @@ class AirflowV2(Flavour):
     rest_prefix = "/api/v1"
     ui_component = "webserver"
     preload = PRELOAD
+    health_path = "/health"
+    # the login page: what the web login (and the Amazon provider's fallback) calls first
+    answers = {"webserver": ("/health", "/login/")}
+    heartbeats = {"scheduler": "scheduler", "triggerer": "triggerer"}
 
     def components(self) -> dict[str, list[str]]:
         # log servers skipped, as on Airflow 3 (see v3.py)

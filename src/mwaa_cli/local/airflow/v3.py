@@ -42,6 +42,14 @@ class AirflowV3(Flavour):
     rest_prefix = "/api/v2"
     ui_component = "api-server"
     preload = PRELOAD
+    health_path = "/api/v2/monitor/health"
+    # the execution API is what tasks talk to: a run triggered before it listens fails
+    answers = {"api-server": ("/api/v2/monitor/health", "/execution/health")}
+    heartbeats = {
+        "scheduler": "scheduler",
+        "dag-processor": "dag_processor",
+        "triggerer": "triggerer",
+    }
 
     def components(self) -> dict[str, list[str]]:
         # log servers skipped: every process shares one machine, so the API server reads

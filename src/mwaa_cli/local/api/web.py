@@ -15,8 +15,10 @@ as the CLI endpoint.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
+import time
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
@@ -56,6 +58,7 @@ _HOP_BY_HOP = {
     "content-length",
 }
 WEB_BODY_LIMIT = 16 * 1024 * 1024  # what the UI may send in one request
+RESTART_WAIT = 10.0  # seconds a request waits for a (re)starting Airflow web server
 
 
 def _web_error(status: int, code: str, message: str) -> CliError:
@@ -150,17 +153,23 @@ class AirflowProxy:
         url = f"{base_url}{raw_path}" + (f"?{query}" if query else "")
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
         self.http.cookies.clear()  # the browser's cookies go along as its header, never stored
-        outgoing = self.http.build_request(request.method, url, headers=headers, content=body)
-        try:
-            upstream = await self.http.send(outgoing, stream=True)
-        except httpx.ConnectError:
-            return JSONResponse(
-                {"detail": "Airflow's web server is not answering yet (starting?)"},
-                status_code=503,
-                headers={"retry-after": "2"},
-            )
-        except httpx.HTTPError as exc:
-            return JSONResponse({"detail": f"Airflow's web server: {exc}"}, status_code=502)
+        deadline = time.monotonic() + RESTART_WAIT
+        while True:
+            outgoing = self.http.build_request(request.method, url, headers=headers, content=body)
+            try:
+                upstream = await self.http.send(outgoing, stream=True)
+                break
+            except httpx.ConnectError:  # nothing was sent: it may be restarting, wait a little
+                if time.monotonic() < deadline:
+                    await asyncio.sleep(0.25)
+                    continue
+                return JSONResponse(
+                    {"detail": "Airflow's web server is not answering yet (starting?)"},
+                    status_code=503,
+                    headers={"retry-after": "2"},
+                )
+            except httpx.HTTPError as exc:
+                return JSONResponse({"detail": f"Airflow's web server: {exc}"}, status_code=502)
         self.http.cookies.clear()
         reply_headers = [
             (k, _relative(v, base_url) if k.lower() == "location" else v)
