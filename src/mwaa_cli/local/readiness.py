@@ -36,6 +36,7 @@ class Readiness:
     answers: Mapping[str, tuple[str, ...]]
     heartbeats: Mapping[str, str]
     since: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    dags: DagsParsed | None = None  # the DAG files' first parse (when a component parses)
 
     def pending(self, http: httpx.Client) -> dict[str, str]:
         """component -> what it has not done yet (empty: everything answers)."""
@@ -53,7 +54,59 @@ class Readiness:
             beat = _heartbeat(health, key)
             if beat is None or beat < self.since:
                 waiting[component] = "no heartbeat yet"
+        if not waiting and self.dags is not None and (left := self.dags.unparsed()):
+            waiting[self.dags.component] = f"{len(left)} DAG file(s) not parsed yet"
         return waiting
+
+
+@dataclass
+class DagsParsed:
+    """The DAGs folder's first parse: every file that Airflow's safe mode would parse (it
+    mentions both "airflow" and "dag") has its DAGs in the metadata DB or an import error.
+    Given up (the banner says so) ``patience`` seconds after the components answer, as a
+    file that defines no DAG never registers."""
+
+    db: Path
+    folder: Path
+    component: str  # the one that parses: dag-processor (3.x), scheduler (2.x)
+    patience: float = 60.0
+    _first_asked: float | None = None
+
+    def candidates(self) -> set[Path]:
+        found = set()
+        for path in self.folder.rglob("*.py"):
+            if any(part.startswith(".") for part in path.relative_to(self.folder).parts):
+                continue
+            try:
+                text = path.read_bytes().lower()
+            except OSError:
+                continue
+            if b"airflow" in text and b"dag" in text:
+                found.add(path.resolve())
+        return found
+
+    def registered(self) -> set[Path]:
+        import sqlite3
+
+        names: set[str] = set()
+        try:
+            with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=1) as db:
+                for table, column in (("dag", "fileloc"), ("import_error", "filename")):
+                    try:
+                        names |= {r[0] for r in db.execute(f"SELECT {column} FROM {table}")}
+                    except sqlite3.Error:
+                        pass
+        except sqlite3.Error:
+            return set()
+        return {(self.folder / n).resolve() for n in names if isinstance(n, str)}
+
+    def unparsed(self) -> set[Path]:
+        now = time.monotonic()
+        if self._first_asked is None:
+            self._first_asked = now
+        if now - self._first_asked > self.patience:
+            return set()
+        return self.candidates() - self.registered()
 
 
 def _status(http: httpx.Client, url: str) -> int:

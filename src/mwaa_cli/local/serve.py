@@ -34,7 +34,7 @@ from .environment import Spec, assemble
 from .executor import ExecutorError, SubprocessExecutor, WarmExecutor
 from .metadata_db import check_sqlite
 from .path_guard import dags_folder_guard
-from .readiness import NotReady, Readiness, wait_until_ready
+from .readiness import DagsParsed, NotReady, Readiness, wait_until_ready
 from .supervisor import Supervisor
 from .tls import ensure_certificates
 from .uvicorn_run import keep_stop_signals, serve_until_stopped
@@ -272,6 +272,7 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
             home.flavour.answers,
             home.flavour.heartbeats,
             since=datetime.now(timezone.utc) - timedelta(seconds=1),
+            dags=DagsParsed(home.db_path, dags, home.flavour.parser),
         )
         supervisor.start(flavour_components, home.environ)
     key = load_or_create_key(root / "credentials.json")

@@ -28,6 +28,7 @@ class Flavour:
     # ready means ready (local/readiness.py): component -> paths on Airflow's API server or
     # webserver that answer 200 once it serves; component -> its key in the health JSON at
     # health_path, whose heartbeat must be newer than the start
+    parser: str = "scheduler"  # the component that parses the DAG files
     health_path: str = "/health"
     answers: dict[str, tuple[str, ...]] = {}
     heartbeats: dict[str, str] = {}

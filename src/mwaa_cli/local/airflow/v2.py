@@ -28,6 +28,7 @@ class AirflowV2(Flavour):
     rest_prefix = "/api/v1"
     ui_component = "webserver"
     preload = PRELOAD
+    parser = "scheduler"  # the component that parses the DAG files
     health_path = "/health"
     # the login page: what the web login (and the Amazon provider's fallback) calls first
     answers = {"webserver": ("/health", "/login/")}

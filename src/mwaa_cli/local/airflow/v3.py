@@ -42,6 +42,7 @@ class AirflowV3(Flavour):
     rest_prefix = "/api/v2"
     ui_component = "api-server"
     preload = PRELOAD
+    parser = "dag-processor"  # the component that parses the DAG files
     health_path = "/api/v2/monitor/health"
     # the execution API is what tasks talk to: a run triggered before it listens fails
     answers = {"api-server": ("/api/v2/monitor/health", "/execution/health")}
