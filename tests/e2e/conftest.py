@@ -21,7 +21,7 @@ from mwaa_cli.local.airflow.runtime import Runtime, runtime_for
 from mwaa_cli.local.airflow.versions import DEFAULT
 
 BIN = Path(sys.executable).parent
-READY_TIMEOUT = 180
+READY_TIMEOUT = 900  # a first start under load: the components get 600 s (--ready-timeout)
 # the Airflow 2 runtime the tests run beside the default (scripts/test.sh installs both)
 AIRFLOW2 = "2.10.3"
 
