@@ -206,3 +206,26 @@ def test_a_local_ca_is_trusted_for_its_own_endpoint_only(tmp_path, monkeypatch):
     assert stat.S_IMODE(Path(both.verify).stat().st_mode) == 0o600
     # the environment's own bundle (what env.sh exports) is used as it is
     assert trust_for("https://127.0.0.1:8780", str(files.ca_bundle)).verify == str(files.ca_bundle)
+
+
+def test_the_bundle_keeps_what_the_shell_trusted(tmp_path, monkeypatch):
+    """env.sh points SSL_CERT_FILE & co. at ca-bundle.pem: it must go on trusting what those
+    tools trusted before - the bundle set in the shell, else the system's store (where a
+    corporate proxy's CA lives), not only certifi's public roots."""
+    import ssl
+
+    from mwaa_cli.local.tls import bundle_in_effect
+
+    for var in ("AWS_CA_BUNDLE", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(var, raising=False)
+    system = ssl.get_default_verify_paths().cafile
+    if system and Path(system).is_file():
+        assert bundle_in_effect() == Path(system)
+        files = ensure_certificates(tmp_path / "a", "local", ["127.0.0.1"], bundle_in_effect())
+        assert files.ca_bundle.read_bytes().endswith(Path(system).read_bytes())
+    corporate = tmp_path / "corporate.pem"
+    corporate.write_bytes(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    monkeypatch.setenv("SSL_CERT_FILE", str(corporate))
+    assert bundle_in_effect() == corporate
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "missing.pem"))  # not a file: skipped
+    assert bundle_in_effect() == corporate

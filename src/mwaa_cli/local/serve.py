@@ -36,7 +36,7 @@ from .metadata_db import check_sqlite
 from .path_guard import dags_folder_guard
 from .readiness import DagsParsed, NotReady, Readiness, wait_until_ready
 from .supervisor import Supervisor
-from .tls import ensure_certificates
+from .tls import bundle_in_effect, ensure_certificates
 from .uvicorn_run import keep_stop_signals, serve_until_stopped
 
 
@@ -119,13 +119,6 @@ def tls_hosts(host: str) -> list[str]:
     if ipaddress.ip_address(socket.gethostbyname(host)).is_unspecified:
         return [socket.gethostname(), socket.getfqdn()]
     return [host]
-
-
-def _bundle_in_effect() -> Path | None:
-    """The CA bundle boto3 used in this shell (``AWS_CA_BUNDLE``), to keep trusting what it
-    trusts - a corporate proxy's CA, say - next to the local CA."""
-    value = os.environ.get("AWS_CA_BUNDLE")
-    return Path(value) if value and Path(value).is_file() else None
 
 
 def _say(message: str) -> None:
@@ -230,7 +223,7 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     dags = spec.dags
 
     tls = (
-        ensure_certificates(root / "tls", opts.name, tls_hosts(opts.host), _bundle_in_effect())
+        ensure_certificates(root / "tls", opts.name, tls_hosts(opts.host), bundle_in_effect())
         if opts.tls
         else None
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,6 +176,21 @@ def ensure_certificates(
         files.server_cert.write_bytes(server[0].public_bytes(serialization.Encoding.PEM))
     _write_bundle(files, in_effect)
     return files
+
+
+def bundle_in_effect() -> Path | None:
+    """The CA bundle this shell's tools trust now, to keep trusting it next to the local CA
+    once env.sh points them at ``ca-bundle.pem`` (a corporate proxy's CA, say): boto3's
+    ``AWS_CA_BUNDLE``, else OpenSSL's ``SSL_CERT_FILE`` / requests' / curl's bundle, else
+    the system's store (what pip, curl and Python use by default); None: certifi's."""
+    import ssl
+
+    for var in ("AWS_CA_BUNDLE", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        value = os.environ.get(var)
+        if value and Path(value).is_file():
+            return Path(value)
+    system = ssl.get_default_verify_paths().cafile
+    return Path(system) if system and Path(system).is_file() else None
 
 
 def _write_bundle(files: TlsFiles, in_effect: Path | None) -> None:

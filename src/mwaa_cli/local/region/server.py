@@ -25,7 +25,7 @@ from ..airflow_rest import ROLES
 from ..auth import SigV4Verifier, load_or_create_key, load_or_create_role_keys
 from ..client_setup import client_environ, write_aws_profile, write_env_file
 from ..serve import StartupError, bind_or_explain, lock_home, record_owner, tls_hosts
-from ..tls import ensure_certificates
+from ..tls import bundle_in_effect, ensure_certificates
 from .children import is_locked, owner_record
 from .registry import Registry
 from .sources import Buckets
@@ -75,7 +75,7 @@ def run(opts: RegionOptions) -> int:
     lock = lock_home(root)
     sock = bind_or_explain(opts.host, opts.port)
     port = sock.getsockname()[1]
-    tls = ensure_certificates(root / "tls", "region", tls_hosts(opts.host))
+    tls = ensure_certificates(root / "tls", "region", tls_hosts(opts.host), bundle_in_effect())
     endpoint = f"https://{opts.host}:{port}"
     record_owner(lock, endpoint)
     key = load_or_create_key(root / "credentials.json")
