@@ -1,10 +1,14 @@
-.PHONY: demo test test-versions bench lint setup
+.PHONY: demo test test-load test-versions bench lint setup docs
 setup:  ## install everything into .venv (idempotent)
 	scripts/bootstrap.sh
 demo:   ## the main job: local environment + sample DAGs, driven by the mwaa client
 	scripts/demo.sh
 test:   ## lint + all tests, end to end included (what CI runs)
 	scripts/test.sh
+test-load:  ## the whole suite with two CPU hogs beside it (a busy machine; slow, not in CI)
+	MWAA_TEST_LOAD=2 scripts/test.sh
+docs:  ## the documentation site, built strictly (what CI checks), into site/
+	scripts/bootstrap.sh && .venv/bin/mkdocs build --strict
 test-versions:  ## the flow on every Airflow version MWAA offers, then a table (slow; not in CI)
 	scripts/test-versions.sh
 lint:

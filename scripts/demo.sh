@@ -21,11 +21,14 @@ mwaa local serve --port "$PORT" >"$log" 2>&1 &
 server=$!
 trap 'kill -INT $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
 
-for _ in $(seq 1200); do  # 10 minutes: the very first start installs Airflow
+# the banner comes once every component answers (API server and execution API, scheduler
+# and DAG processor heartbeats, the sample DAGs parsed): from then on everything works
+for _ in $(seq 2400); do  # 20 minutes: the very first start makes the Airflow runtime
   grep -q "Press Ctrl-C" "$log" && break
   kill -0 $server 2>/dev/null || { cat "$log"; exit 1; }
   sleep 0.5
 done
+grep -q "Press Ctrl-C" "$log" || { cat "$log"; echo "demo: the environment did not come up"; exit 1; }
 cat "$log"
 # What the server printed: endpoint, region and its own SigV4 key pair, so that boto3,
 # the AWS CLI and mwaa all find it.
@@ -33,16 +36,11 @@ echo; echo '$ source "$MWAA_CLI_HOME/local/local/env.sh"'
 source "$MWAA_CLI_HOME/local/local/env.sh"
 
 step mwaa envs
-echo; echo "(waiting for Airflow's DAG processor to parse the sample DAGs)"
-for _ in $(seq 60); do
-  mwaa run -- dags list -o plain 2>/dev/null | grep -q hello_mwaa && break
-  sleep 1
-done
 step mwaa run -- dags list
 step mwaa run -- dags unpause hello_mwaa
 step mwaa run -- dags trigger hello_mwaa
 state=""
-for _ in $(seq 60); do
+for _ in $(seq 150); do
   state=$(mwaa run -- dags list-runs hello_mwaa -o json | python -c 'import json,sys; print(json.load(sys.stdin)[0]["state"])')
   echo "run state: $state"
   case $state in success|failed) break ;; esac

@@ -1,4 +1,4 @@
-"""Every example in README.md, run: console transcripts (each `$ command`, its output compared
+"""Every example in README.md and the documentation (docs/**/*.md), run: console transcripts (each `$ command`, its output compared
 line by line with digits and `…` as wildcards), bash and Python blocks (they must succeed),
 TOML blocks (they must be valid config files). A block preceded by
 `<!-- example: skip (reason) -->` is not run; everything else is, against the shared local
@@ -22,7 +22,9 @@ from mwaa_cli.local.airflow.runtime import RUNTIMES_VAR, runtimes_dir
 
 from .conftest import BIN, free_port, wait_for_dags
 
-README = Path(__file__).parents[2] / "README.md"
+ROOT = Path(__file__).parents[2]
+README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").rglob("*.md"))]
 SKIP = re.compile(r"<!--\s*example:\s*skip\b")
 
 
@@ -32,14 +34,20 @@ class Block:
     text: str
     line: int
     skipped: bool
+    page: str = "README.md"
 
     @property
     def id(self) -> str:
-        return f"{self.kind}@{self.line}"
+        return f"{self.page}:{self.kind}@{self.line}"
 
 
 def blocks() -> list[Block]:
-    found, lines = [], README.read_text().splitlines()
+    return [block for page in PAGES for block in page_blocks(page)]
+
+
+def page_blocks(page: Path) -> list[Block]:
+    found, lines = [], page.read_text().splitlines()
+    name = str(page.relative_to(ROOT))
     index = 0
     while index < len(lines):
         line = lines[index]
@@ -52,7 +60,8 @@ def blocks() -> list[Block]:
                 body.append(lines[index])
                 index += 1
             before = next((ln for ln in reversed(lines[:start]) if ln.strip()), "")
-            found.append(Block(kind, "\n".join(body) + "\n", start + 1, bool(SKIP.search(before))))
+            skipped = bool(SKIP.search(before))
+            found.append(Block(kind, "\n".join(body) + "\n", start + 1, skipped, name))
         index += 1
     return found
 
@@ -74,7 +83,7 @@ def world(local_env, tmp_path_factory):
     AWS files the server wrote its profile into, and the README's own config file (its
     local entry pointed at this environment's real port)."""
     tmp = tmp_path_factory.mktemp("readme")
-    toml = next(b.text for b in ALL if b.kind == "toml")
+    toml = next(b.text for b in ALL if b.kind == "toml" and "[envs.laptop]" in b.text)
     (tmp / "config.toml").write_text(toml.replace("https://127.0.0.1:8780", local_env.endpoint))
     aws = local_env.state_dir.parent / "aws"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MWAA_"))}
@@ -171,7 +180,7 @@ def run_serve(expected: list[str], env: dict, tmp: Path) -> None:
 def test_console_examples(block, world):
     env, tmp, _ = world
     if block.skipped:
-        pytest.skip(f"README line {block.line}: marked 'example: skip'")
+        pytest.skip(f"{block.id}: marked 'example: skip'")
     for command, expected in transcript(block):
         if command == "mwaa local serve":
             run_serve(expected, env, tmp)
@@ -189,7 +198,7 @@ def test_console_examples(block, world):
 def test_bash_examples(block, world):
     env, tmp, _ = world
     if block.skipped:
-        pytest.skip(f"README line {block.line}: marked 'example: skip'")
+        pytest.skip(f"{block.id}: marked 'example: skip'")
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", block.text],
         env=env,
@@ -198,16 +207,18 @@ def test_bash_examples(block, world):
         timeout=300,
         cwd=tmp,
     )
-    assert done.returncode == 0, f"README line {block.line}:\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0, f"{block.id}:\n{done.stdout}\n{done.stderr}"
 
 
 @pytest.mark.parametrize("block", [b for b in ALL if b.kind == "python"], ids=lambda b: b.id)
 def test_python_examples(block, world):
     env, _, _ = world
+    if block.skipped:
+        pytest.skip(f"{block.id}: marked 'example: skip'")
     done = subprocess.run(
         [sys.executable, "-c", block.text], env=env, capture_output=True, text=True, timeout=300
     )
-    assert done.returncode == 0, f"README line {block.line}:\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0, f"{block.id}:\n{done.stdout}\n{done.stderr}"
 
 
 @pytest.mark.parametrize("block", [b for b in ALL if b.kind == "toml"], ids=lambda b: b.id)
@@ -257,3 +268,14 @@ def test_the_demo_command_runs_on_a_fresh_home(tmp_path):
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "demo: done - the triggered run reached 'success'." in done.stdout
+
+
+def test_the_readme_is_a_quick_start():
+    """≤ 200 lines in a newcomer's order; the reference lives in docs/."""
+    text = README.read_text()
+    assert len(text.splitlines()) <= 200
+    order = ["## Install", "## The two commands", "locally", "with Amazon MWAA", "## Read more"]
+    positions = [text.index(heading) for heading in order]
+    assert positions == sorted(positions)
+    for link in ("docs/client.md", "docs/local.md", "docs/reference/security.md"):
+        assert f"]({link})" in text and (ROOT / link).is_file()
