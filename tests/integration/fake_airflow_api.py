@@ -36,6 +36,8 @@ async def api(request: Request) -> Response:
     auth = request.headers.get("authorization", "")
     if path.endswith("/slow"):
         await asyncio.sleep(3)
+    if path.endswith("/slow7"):  # past httpx's default 5 s, within MWAA's 10 s
+        await asyncio.sleep(7)
     if path.endswith("/huge"):
         return JSONResponse({"blob": "x" * (2 * 1024 * 1024)})
     if path.endswith("/missing"):

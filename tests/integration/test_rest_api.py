@@ -262,3 +262,22 @@ def test_confine_path_keeps_ordinary_paths():
     assert confine_path("/dags/my.dag-1_x/tasks") == "/dags/my.dag-1_x/tasks"
     assert confine_path("/dags/x/dagRuns/~1") == "/dags/x/dagRuns/~1"
     assert confine_path("/variables/a%20b") == "/variables/a%20b"
+
+
+def test_a_call_gets_the_whole_time_limit_not_httpx_default(fake_api):
+    """MWAA ends an InvokeRestApi call after 10 s: a reply Airflow gives after 7 s (past
+    httpx's default 5 s) still arrives."""
+    from mwaa_cli.local.airflow_rest import RestCall
+
+    rest = AirflowRestApi(
+        fake_api, "/api/v2", 3, lambda: dict(fake_airflow_api.PASSWORDS), RestLimits(10.0)
+    )
+
+    async def call():
+        try:
+            return await rest.call("Admin", RestCall("GET", "/x/slow7"))
+        finally:
+            await rest.aclose()
+
+    status, _ = asyncio.run(call())
+    assert status == 200

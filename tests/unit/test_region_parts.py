@@ -313,3 +313,24 @@ def test_blocked_configuration_options_are_refused_at_create(tmp_path):
     with pytest.raises(AwsError, match=r"core\.executor"):
         registry.create("blue", {**VALID, "AirflowConfigurationOptions": {"core.executor": "x"}})
     assert registry.names() == []
+
+
+def test_a_child_that_did_not_come_up_reports_the_component_not_just_the_last_lines(tmp_path):
+    """CREATE_FAILED's reason is the server's own error: the component that did not come
+    up, then its log - not the last dozen lines, which would cut the name off."""
+    from mwaa_cli.local.region.children import Child, Launch
+
+    log = tmp_path / "serve.log"
+    quoted = "\n".join(f"    scheduler line {i}" for i in range(15))
+    log.write_text(
+        "\n--- 2026-01-01 00:00:00 starting\nold start\n"
+        "\n--- 2026-01-01 00:01:00 starting\n[mwaa local] waiting for scheduler … 0 s\n"
+        "mwaa: error: Airflow's scheduler did not come up within 600 s (no heartbeat yet); "
+        f"the last lines of /x/logs/scheduler.log:\n{quoted}\n(a slow machine …)\n"
+    )
+    child = Child(Launch("e", tmp_path, tmp_path, 1, "us-east-1", "3.3.1"), log)
+    reason = child.tail()
+    assert reason.startswith("mwaa: error: Airflow's scheduler did not come up")
+    assert "scheduler line 14" in reason and "old start" not in reason
+    log.write_text("\n--- 2026-01-01 00:00:00 starting\n" + "\n".join(map(str, range(30))))
+    assert child.tail().splitlines() == [str(i) for i in range(18, 30)]

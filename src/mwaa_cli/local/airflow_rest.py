@@ -160,7 +160,10 @@ class AirflowRestApi:
     def http(self) -> httpx.AsyncClient:
         if self._http is None:
             # loopback only: no proxies from the environment, no redirects followed
-            self._http = httpx.AsyncClient(trust_env=False, follow_redirects=False)
+            # the call's own limit applies (call()), not httpx's default 5 s
+            self._http = httpx.AsyncClient(
+                trust_env=False, follow_redirects=False, timeout=self.limits.timeout + 1
+            )
         return self._http
 
     async def call(self, role: str, call: RestCall) -> tuple[int, Any]:

@@ -169,12 +169,17 @@ class Child:
         return Outcome(False, f"the environment did not start within {timeout:.0f} s")
 
     def tail(self, lines: int = 12) -> str:
+        """Why this start failed: from the server's own error on (it names the component
+        that did not come up and quotes its log), else the log's last ``lines``."""
         try:
             text = self.log.read_text(errors="replace")
         except OSError:
             return ""
-        last = text.rsplit("\n--- ", 1)[-1].splitlines()[1:]
-        return "\n".join(line for line in last[-lines:] if line.strip())
+        last = [line for line in text.rsplit("\n--- ", 1)[-1].splitlines()[1:] if line.strip()]
+        error = next((i for i, line in enumerate(last) if line.startswith("mwaa: error:")), None)
+        if error is not None:
+            return "\n".join(last[error : error + 40])
+        return "\n".join(last[-lines:])
 
     def stop(self, grace: float = 60.0) -> None:
         """SIGTERM (the server stops its Airflow), SIGKILL after ``grace`` seconds."""
