@@ -186,15 +186,10 @@ def is_local_profile(profile: str, environ: Mapping[str, str] | None = None) -> 
         text = path.read_text()
     except OSError:
         return False
-    header = profile if profile == "default" else f"profile {profile}"
-    inside = False
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("[") and stripped.endswith("]"):
-            inside = stripped[1:-1].strip() == header
-        elif inside and stripped.startswith(LOCAL_PROFILE_MARK):
-            return True
-    return False
+    from .aws_files import profile_of, section_lines, split_lines
+
+    lines = section_lines(split_lines(text), lambda header: profile_of(header) == profile)
+    return any(line.strip().startswith(LOCAL_PROFILE_MARK) for line in lines or ())
 
 
 def default_env(environ: Mapping[str, str] | None = None) -> str | None:

@@ -16,8 +16,9 @@ pytest.importorskip("cryptography")
 
 from cryptography import x509
 
+from mwaa_cli.aws_files import upsert
 from mwaa_cli.local.auth import AccessKey
-from mwaa_cli.local.client_setup import upsert_section, write_aws_profile
+from mwaa_cli.local.client_setup import write_aws_profile
 from mwaa_cli.local.metadata_db import MetadataUnavailable, check_sqlite
 from mwaa_cli.local.tls import ensure_certificates
 
@@ -60,13 +61,15 @@ def test_a_damaged_key_regenerates(tmp_path):
 
 
 def test_upsert_section_keeps_everything_else():
+    def x(header: str) -> bool:
+        return header == "profile x"
+
     text = "# my settings\n[default]\nregion = eu-west-1\n\n[profile x]\nregion = a\n[z]\nk = v\n"
-    out = upsert_section(text, "profile x", ["region = b"])
-    assert out.startswith("# my settings\n[default]\nregion = eu-west-1\n")
-    assert "[z]\nk = v" in out and "region = a" not in out
-    assert out.endswith("[profile x]\nregion = b\n")
-    assert upsert_section(out, "profile x", ["region = b"]) == out  # idempotent
-    assert upsert_section("", "n", ["a = 1"]) == "[n]\na = 1\n"
+    out = upsert(text, x, ["[profile x]", "region = b"])
+    assert out == text.replace("region = a", "region = b")  # in place, nothing else moved
+    assert upsert(out, x, ["[profile x]", "region = b"]) == out  # idempotent
+    assert upsert("", x, ["[n]", "a = 1"]) == "[n]\na = 1\n"
+    assert upsert("[a]\nk = v", x, ["[n]", "a = 1"]) == "[a]\nk = v\n\n[n]\na = 1\n"
 
 
 def test_written_profile_is_what_botocore_reads(tmp_path, monkeypatch):

@@ -10,8 +10,9 @@ the CA bundle - this environment's CA followed by the bundle that was in effect 
 public roots) - for boto3, curl, requests and Python's ssl.
 
 Only the profile's own sections are replaced in the user's AWS config and credentials
-files; everything else is kept byte for byte (comments included), which configparser would
-not do. ``--no-profile`` writes nothing there and makes ``env.sh`` export the endpoint and
+files, found as botocore finds them; everything else is kept byte for byte (comments, line
+endings), under a lock and atomically (:mod:`mwaa_cli.aws_files`).
+ ``--no-profile`` writes nothing there and makes ``env.sh`` export the endpoint and
 keys (which then apply to every profile in that shell).
 """
 
@@ -22,6 +23,7 @@ import shlex
 from pathlib import Path
 
 from .._files import write_private
+from ..aws_files import check_editable, edit, profile_of, upsert
 from ..settings import LOCAL_PROFILE_MARK
 from .auth import AccessKey
 
@@ -37,20 +39,12 @@ def aws_files() -> tuple[Path, Path]:
     return Path(config).expanduser(), Path(credentials).expanduser()
 
 
-def upsert_section(text: str, header: str, body: list[str]) -> str:
-    """``text`` (INI) with section ``[header]`` replaced by (or extended with) ``body``."""
-    kept: list[str] = []
-    skipping = False
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("[") and stripped.endswith("]"):
-            skipping = stripped[1:-1].strip() == header
-        if not skipping:
-            kept.append(line)
-    while kept and not kept[-1].strip():
-        kept.pop()
-    block = [f"[{header}]", *body]
-    return "\n".join([*kept, "", *block] if kept else block) + "\n"
+def _services_of(header: str) -> str | None:
+    try:
+        parts = shlex.split(header)
+    except ValueError:
+        return None
+    return parts[1] if len(parts) == 2 and parts[0] == "services" else None
 
 
 def write_aws_profile(
@@ -61,7 +55,10 @@ def write_aws_profile(
     ca_bundle: Path | None,
     environment: str = "local",
 ) -> tuple[Path, Path]:
-    """Make ``--profile NAME`` (boto3, the AWS CLI, mwaa) reach the local environment."""
+    """Make ``--profile NAME`` (boto3, the AWS CLI, mwaa) reach the local environment.
+
+    Only the profile's own sections change (:mod:`mwaa_cli.aws_files`); a file that cannot
+    be edited safely raises :class:`~mwaa_cli.aws_files.NotEditable` and is left as it is."""
     config_path, credentials_path = aws_files()
     services = f"{name}-services"
     settings = [
@@ -73,30 +70,31 @@ def write_aws_profile(
     if ca_bundle is not None:
         settings.append(f"ca_bundle = {ca_bundle}")
     header = name if name == "default" else f"profile {name}"
-    text = config_path.read_text() if config_path.exists() else ""
-    text = upsert_section(text, header, settings)
-    text = upsert_section(
-        text,
-        f"services {services}",
-        [
-            "mwaa =",
-            f"  endpoint_url = {endpoint}",
-            "sts =",
-            f"  endpoint_url = {endpoint}",
-        ],
-    )
-    config_path.parent.mkdir(parents=True, exist_ok=True)
-    write_private(config_path, text.encode())
-    creds = credentials_path.read_text() if credentials_path.exists() else ""
-    creds = upsert_section(
-        creds,
-        name,
-        [
+    service_block = [
+        f"[services {services}]",
+        "mwaa =",
+        f"  endpoint_url = {endpoint}",
+        "sts =",
+        f"  endpoint_url = {endpoint}",
+    ]
+
+    def config(text: str) -> str:
+        text = upsert(text, lambda h: profile_of(h) == name, [f"[{header}]", *settings])
+        return upsert(text, lambda h: _services_of(h) == services, service_block)
+
+    def credentials(text: str) -> str:
+        block = [
+            f"[{name}]",
             f"aws_access_key_id = {key.access_key_id}",
             f"aws_secret_access_key = {key.secret_access_key}",
-        ],
-    )
-    write_private(credentials_path, creds.encode())
+        ]
+        return upsert(text, lambda h: h == name, block)  # botocore: the header as it is
+
+    # both checked before either is written: a refusal leaves both files as they were
+    for path in (config_path, credentials_path):
+        check_editable(path)
+    edit(config_path, config)
+    edit(credentials_path, credentials)
     return config_path, credentials_path
 
 

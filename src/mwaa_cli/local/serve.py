@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .._files import make_private_dir
+from ..aws_files import NotEditable
 from ..errors import ExitStatus, MwaaError
 from .airflow.home import AirflowHome, sample_dags_folder
 from .airflow.versions import DEFAULT, lookup
@@ -299,7 +300,11 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     bundle = tls.ca_bundle if tls else None
     profile = (opts.write_profile or default_profile(opts.name)) if opts.profile else None
     if profile is not None:
-        write_aws_profile(profile, endpoint, opts.region, key, bundle, opts.name)
+        try:
+            write_aws_profile(profile, endpoint, opts.region, key, bundle, opts.name)
+        except NotEditable as exc:
+            _say(f"WARNING: {exc}; no AWS profile written: env.sh exports the endpoint and keys")
+            profile = None
     exports = client_environ(endpoint, opts.region, key, bundle, profile, opts.name)
     write_env_file(env_file, opts.name, exports)
     _configure_logging(root / "logs")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..._files import make_private_dir
+from ...aws_files import NotEditable
 from ...errors import ExitStatus
 from ...paths import state_dir
 from ..airflow_rest import ROLES
@@ -85,7 +86,11 @@ def run(opts: RegionOptions) -> int:
     registry = Registry(root, opts.region, buckets, _say, dag_sync_interval=opts.dag_sync_interval)
     profile = opts.write_profile
     if profile:
-        write_aws_profile(profile, endpoint, opts.region, key, tls.ca_bundle, "region")
+        try:
+            write_aws_profile(profile, endpoint, opts.region, key, tls.ca_bundle, "region")
+        except NotEditable as exc:
+            _say(f"WARNING: {exc}; no AWS profile written: env.sh exports the endpoint and keys")
+            profile = None
     exports = client_environ(endpoint, opts.region, key, tls.ca_bundle, profile, "")
     exports.pop("MWAA_ENV", None)
     write_env_file(root / "env.sh", "region", exports)
