@@ -140,3 +140,20 @@ def test_oversize_control_plane_bodies_are_refused_unread(server):
     assert headers["x-amzn-errortype"] == "RequestEntityTooLarge"
     assert headers["connection"] == "close"
     assert b"exceeds 1048576 bytes" in body
+
+
+def test_every_answer_carries_a_request_id(mwaa, server):
+    """AWS always sends x-amzn-RequestId (botocore: ResponseMetadata.RequestId), on errors
+    too; each request its own."""
+    import uuid
+
+    ids = [mwaa.get_environment(Name="itest")["ResponseMetadata"]["RequestId"] for _ in range(2)]
+    with pytest.raises(mwaa.exceptions.ResourceNotFoundException) as missing:
+        mwaa.get_environment(Name="other")
+    ids.append(missing.value.response["ResponseMetadata"]["RequestId"])
+    for request_id in ids:
+        assert str(uuid.UUID(request_id)) == request_id
+    assert len(set(ids)) == 3
+    for method, path in (("GET", "/environments/itest"), ("POST", "/aws_mwaa/cli"), ("GET", "/x")):
+        reply = httpx.request(method, server.url + path)  # unsigned / no token / unknown
+        assert reply.status_code >= 400 and uuid.UUID(reply.headers["x-amzn-requestid"])

@@ -28,6 +28,7 @@ from ..executor import Execution
 from . import cli_endpoint, control_plane, rest_api, sts, web
 from .cli_queue import CommandQueue
 from .errors import exception_handlers
+from .request_id import RequestId
 
 
 @dataclass
@@ -145,6 +146,7 @@ class LocalApp:
         # paths that are not the endpoint's own go on to Airflow's web server (UI, REST API)
         app.add_middleware(web.AirflowProxy, local=self)
         app.add_middleware(RejectControlCharacters)
+        app.add_middleware(RequestId)
         return app
 
 

@@ -90,8 +90,9 @@ def routes(app: LocalApp) -> list[Route]:
             log.error("executor failure for %s: %s", shown, exc)
             raise CliError(500, "ExecutorError", f"the command could not complete: {exc}") from None
         audit.info(
-            "env=%s token_id=%s argv=%s exit_code=%s duration_ms=%d queued_ms=%d queue_depth=%d"
-            + (" output_cut=1" if result.output_cut else ""),
+            "request_id=%s env=%s token_id=%s argv=%s exit_code=%s duration_ms=%d queued_ms=%d "
+            "queue_depth=%d" + (" output_cut=1" if result.output_cut else ""),
+            request.scope.get("state", {}).get("request_id", "-"),
             app.env.name,
             claims.token_id,
             shown,

@@ -24,6 +24,7 @@ from ..api import Limits, RejectControlCharacters
 from ..api import sts as sts_routes
 from ..api.control_plane import validate_name, verify_sigv4
 from ..api.errors import AwsError, exception_handlers
+from ..api.request_id import RequestId
 from ..auth import SigV4Verifier
 from . import model
 from .registry import Registry
@@ -54,6 +55,7 @@ class RegionApp:
         routes = [*_routes(self), *sts_routes.routes(self)]  # type: ignore[arg-type]
         app = Starlette(routes=routes, exception_handlers=exception_handlers())
         app.add_middleware(RejectControlCharacters)
+        app.add_middleware(RequestId)
         return app
 
 
