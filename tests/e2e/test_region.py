@@ -524,6 +524,14 @@ def test_tags(region):
     assert "ResourceNotFoundException" in region.aws_fails(
         "list-tags-for-resource", "--resource-arn", missing
     )
+    # an ARN the model's pattern refuses: 400 ValidationException, as AWS answers it
+    for op, extra in (
+        ("list-tags-for-resource", []),
+        ("tag-resource", ["--tags", "a=b"]),
+        ("untag-resource", ["--tag-keys", "a"]),
+    ):
+        failed = region.aws_fails(op, "--resource-arn", "not-an-arn", *extra)
+        assert "ValidationException" in failed and "resourceArn" in failed, failed
 
 
 def test_update_requirements_then_a_broken_one_rolls_back(region):

@@ -149,6 +149,18 @@ def test_logging_configuration_output_shape():
     assert out["TaskLogs"] == {"Enabled": False, "LogLevel": "INFO"}
 
 
+def test_without_a_logging_configuration_task_logs_are_on_as_on_mwaa():
+    out = model.logging_configuration({}, "blue", "eu-west-1", "000000000000")
+    assert out["TaskLogs"] == {
+        "Enabled": True,
+        "LogLevel": "INFO",
+        "CloudWatchLogGroupArn": "arn:aws:logs:eu-west-1:000000000000:log-group:airflow-blue-Task",
+    }
+    others = [m for m in model.LOG_MODULES if m != "TaskLogs"]
+    assert len(others) == 4
+    assert all(out[m] == {"Enabled": False, "LogLevel": "INFO"} for m in others)
+
+
 def test_next_token_is_checked():
     with pytest.raises(AwsError, match="invalid NextToken"):
         _next_token("not a token")

@@ -125,6 +125,12 @@ def _routes(app: RegionApp) -> list[Route]:
     async def tags(request: Request) -> Response:
         body = await signed(request)
         arn = request.path_params["arn"]
+        # an ARN the model's pattern refuses is a 400 ValidationException, as AWS answers it;
+        # a well-formed one of no environment here is a 404
+        operation = {"GET": "ListTagsForResource", "POST": "TagResource"}.get(
+            request.method, "UntagResource"
+        )
+        model.check(operation, {"ResourceArn": arn}, skip=("TagKeys", "Tags"))
         if request.method == "GET":
             return JSONResponse({"Tags": dict(registry.record_for_arn(arn).tags)})
         if request.method == "POST":

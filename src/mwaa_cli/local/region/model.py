@@ -255,8 +255,12 @@ def describe_sizes(definition: dict) -> dict[str, int]:
 
 
 def logging_configuration(definition: dict, name: str, region: str, account: str) -> dict:
-    """The output form of LoggingConfiguration: every module, with its log group when on."""
-    given = definition.get("LoggingConfiguration") or {}
+    """The output form of LoggingConfiguration: every module, with its log group when on.
+    Without any LoggingConfiguration, MWAA turns task logs on at INFO and the rest off (what
+    terraform's basic aws_mwaa_environment acceptance test checks of a real environment)."""
+    given = definition.get("LoggingConfiguration")
+    if given is None:
+        given = {"TaskLogs": {"Enabled": True, "LogLevel": "INFO"}}
     out = {}
     for module in LOG_MODULES:
         one = given.get(module) or {}
