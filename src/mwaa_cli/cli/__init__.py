@@ -65,13 +65,17 @@ def main(argv: Sequence[str] | None = None, prog_name: str = "mwaa") -> int:
         click.echo(f"mwaa: error: {exc}", err=True)
         return int(exc.exit_status)
     except click.exceptions.Abort:
-        click.echo("mwaa: aborted: nothing was sent", err=True)
+        from ..in_flight import interrupted_message
+
+        click.echo(interrupted_message(), err=True)
         return 130
     except click.ClickException as exc:
         exc.show()
         return ExitStatus.USAGE if isinstance(exc, click.UsageError) else 1
     except KeyboardInterrupt:
-        click.echo("mwaa: interrupted", err=True)
+        from ..in_flight import interrupted_message
+
+        click.echo(interrupted_message(), err=True)
         return 130
     return 0
 

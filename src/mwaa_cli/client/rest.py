@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, ExitStatus, MwaaError, ProtocolError
+from ..in_flight import mark_sent
 
 if TYPE_CHECKING:
     from .control_plane import ControlPlane
@@ -89,6 +90,8 @@ def invoke(
                 "the body must be a JSON object (MWAA's InvokeRestApi takes no other)"
             )
         params["Body"] = body
+    if method != "GET":
+        mark_sent(f"{method} {path}")
     try:
         reply = control_plane.call("invoke_rest_api", **params)
     except _RestException as exc:

@@ -31,6 +31,7 @@ from ..errors import (
     ServerBusy,
     ServerError,
 )
+from ..in_flight import mark_sent
 from ..wire import CliReply, WireError, decode_reply
 
 CONNECT_TIMEOUT = 10.0
@@ -165,6 +166,7 @@ class Transport:
         parts = urlsplit(url)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
+            mark_sent(_command_of(body))
             conn.request("POST", path, body=body, headers=headers)
             reply = conn.getresponse()
             data = reply.read()
@@ -216,6 +218,7 @@ class Transport:
                 follow_redirects=False,
             )
         try:
+            mark_sent(_command_of(body))
             reply = self._httpx.post(url, content=body, headers=headers)
         except httpx.ConnectError as exc:
             if "CERTIFICATE_VERIFY_FAILED" in str(exc):
@@ -243,6 +246,11 @@ class Transport:
             reply.content,
             url,
         )
+
+
+def _command_of(body: bytes) -> str:
+    """The command's name (its arguments may hold secrets: never repeated)."""
+    return " ".join(body.decode("utf-8", "replace").split()[:2])[:60]
 
 
 def _proxy_in_environment(url: str) -> bool:
