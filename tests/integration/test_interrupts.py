@@ -11,7 +11,6 @@ import sys
 import time
 
 
-
 def _mwaa(env: dict, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "mwaa_cli", *args],
