@@ -66,9 +66,24 @@ async def api(request: Request) -> Response:
     )
 
 
+EXECUTION_HITS: list[str] = []
+
+
+async def execution(request: Request) -> Response:
+    """Airflow's task execution API: never to be reached through the endpoint."""
+    EXECUTION_HITS.append(request.scope["raw_path"].decode())
+    return JSONResponse({"status": "healthy"})
+
+
+async def ui(request: Request) -> Response:
+    return PlainTextResponse(f"ui {request.scope['raw_path'].decode()}")
+
+
 app = Starlette(
     routes=[
+        Route("/execution/{rest:path}", execution, methods=["GET", "POST", "PUT", "PATCH"]),
         Route("/auth/token", token, methods=["POST"]),
         Route("/api/{rest:path}", api, methods=["GET", "PUT", "POST", "PATCH", "DELETE"]),
+        Route("/{rest:path}", ui, methods=["GET"]),
     ]
 )

@@ -281,3 +281,45 @@ def test_a_call_gets_the_whole_time_limit_not_httpx_default(fake_api):
 
     status, _ = asyncio.run(call())
     assert status == 200
+
+
+SIDE_DOORS = [
+    "/x/../execution/health",
+    "/x/%2e%2e/execution/health",
+    "/x/%2E%2E/execution/health",
+    "/x/.%2e/execution/health",
+    "/./execution/health",
+    "/%2e/execution/health",
+    "/x/..%2fexecution/health",
+    "/x/..%2Fexecution/health",
+    "/x%2f..%2f..%2fexecution/health",
+    "/x\\..\\execution/health",
+    "/x/..%5cexecution/health",
+    "//execution/health",
+    "/%65xecution/health",
+    "/execution/health",
+    "/home/../execution/task-instances/x/run",
+]
+
+
+@pytest.mark.parametrize("path", SIDE_DOORS)
+def test_no_spelling_of_a_path_reaches_the_execution_api(rest_server, path):
+    """The proxy decides on the path Airflow would see - percent-decoded, dot segments
+    resolved - and a path that would change on the way is refused, never forwarded."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    before = len(fake_airflow_api.EXECUTION_HITS)
+    url = urlsplit(rest_server)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    conn.request("GET", path)  # sent as written: no client-side normalisation
+    reply = conn.getresponse()
+    body = reply.read()
+    conn.close()
+    assert reply.status in (400, 404), (reply.status, body)
+    assert len(fake_airflow_api.EXECUTION_HITS) == before, fake_airflow_api.EXECUTION_HITS
+
+
+def test_the_ui_is_still_proxied(rest_server):
+    reply = httpx.get(f"{rest_server}/home?x=1")
+    assert reply.status_code == 200 and reply.text == "ui /home"

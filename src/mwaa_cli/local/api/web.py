@@ -20,7 +20,7 @@ import html
 import logging
 import time
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 import httpx
 from starlette.background import BackgroundTask
@@ -136,6 +136,17 @@ class AirflowProxy:
         ):
             await self.inner(scope, receive, send)
             return
+        if not is_plain_path(scope):
+            # a path that would change on its way (dot segments, encoded or back slashes,
+            # empty segments) could land anywhere - the execution API included: browsers
+            # never send one, so it is refused rather than forwarded
+            response = JSONResponse(
+                {"detail": "a path with '.', '..' or empty segments, or encoded slashes, is "
+                 "not forwarded to Airflow's web server"},
+                status_code=400,
+            )  # fmt: skip
+            await response(scope, receive, send)
+            return
         try:
             response = await self.forward(Request(scope, receive), rest.base_url)
         except AwsError as exc:  # a body over the limit, or too slow to arrive
@@ -189,6 +200,20 @@ class AirflowProxy:
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.aclose()
+
+
+def is_plain_path(scope: Scope) -> bool:
+    """Whether the request's path reaches Airflow exactly as the endpoint decided on it: no
+    dot or empty segments and no slash in any spelling, decoded once (what the endpoint
+    and Airflow see) and twice (``%252e``), in the raw path too."""
+    raw = (scope.get("raw_path") or scope.get("path", "").encode()).decode("latin-1")
+    once = unquote(raw)
+    for spelling in (raw, once, unquote(once)):
+        if "\\" in spelling or "//" in spelling:
+            return False
+        if any(segment in (".", "..") for segment in spelling.split("/")[1:]):
+            return False
+    return raw.count("/") == once.count("/")  # an encoded slash: %2f
 
 
 def _relative(location: str, base_url: str) -> str:
