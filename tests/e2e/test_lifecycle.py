@@ -25,8 +25,11 @@ LOOPBACK = {"127.0.0.1", "::1"}
 
 @pytest.fixture(scope="module")
 def second(tmp_path_factory, local_env):
-    """A second full environment while the shared one (``local_env``) runs."""
-    env = start_local_env(tmp_path_factory.mktemp("second"))
+    """A second full environment while the shared one (``local_env``) runs, with the
+    scheduler's health check server on (it listens on all interfaces by default)."""
+    env = start_local_env(
+        tmp_path_factory.mktemp("second"), "--airflow-config", "scheduler.enable_health_check=True"
+    )
     try:
         wait_for_dags(env, {"hello_mwaa"})
         yield env
@@ -50,6 +53,7 @@ def test_two_environments_side_by_side_listen_on_loopback_only(local_env, second
         assert {address for _, address, _ in sockets} <= LOOPBACK, sockets
         ports = {port for _, _, port in sockets}
         assert not ports & {8793, 8794}  # no log servers on Airflow's fixed ports
+    assert 8974 in {port for _, _, port in listening_sockets(descendants(second.proc.pid))}
         assert env.mwaa("run", "--", "dags", "list", "-o", "plain").returncode == 0
     # neither environment's scheduler crashed for a port the other holds
     assert "exited with code" not in local_env.stderr_text() + second.stderr_text()

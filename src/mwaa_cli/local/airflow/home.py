@@ -158,6 +158,8 @@ class AirflowHome:
             "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
             "AIRFLOW_VERSION": self.runtime.version.version,
             "MWAA_LOCAL_LOOPBACK_ONLY": "1",  # our Airflow plugin: loopback Host values only
+            # scheduler.enable_health_check=True serves on all interfaces by default
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
             **self.flavour.settings(self.airflow_home, self.dags_folder, ports, secrets_),
         }
         if self.python_path:
