@@ -346,3 +346,30 @@ def test_a_child_that_did_not_come_up_reports_the_component_not_just_the_last_li
     assert "scheduler line 14" in reason and "old start" not in reason
     log.write_text("\n--- 2026-01-01 00:00:00 starting\n" + "\n".join(map(str, range(30))))
     assert child.tail().splitlines() == [str(i) for i in range(18, 30)]
+
+
+def test_a_folder_bucket_is_never_left_whatever_the_dag_path(tmp_path):
+    """DagS3Path is an S3 key prefix, not a path: '..' in it (or a symlink in the folder)
+    must not list, copy or name anything outside the bucket's folder."""
+    bucket_root = tmp_path / "buckets" / "b"
+    (bucket_root / "dags").mkdir(parents=True)
+    (bucket_root / "dags" / "ok.py").write_text("x = 1\n")
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    (outside / "id_rsa").write_text("PRIVATE\n")
+    (bucket_root / "dags" / "leak.py").symlink_to(outside / "id_rsa")
+    (bucket_root / "dags" / "out").symlink_to(outside)
+    bucket = FolderBucket("b", bucket_root)
+    for prefix in ("../../secret/", "dags/../../../secret/", "./dags/", "dags/./"):
+        assert bucket.listing(prefix) == {}, prefix
+    assert set(bucket.listing("dags/")) == {"dags/ok.py"}
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    result = bucket.sync("../../secret", dest, {})
+    assert result.changed == 0 and not any(dest.iterdir())
+    assert bucket.sync("dags", dest, {}).changed == 1
+    assert sorted(p.name for p in dest.rglob("*")) == ["ok.py"]
+    for key in ("../secret/id_rsa", "dags/leak.py", "dags/out/id_rsa"):
+        with pytest.raises(SourceError) as caught:
+            bucket.fetch(key, tmp_path / "x")
+        assert str(outside) not in str(caught.value)

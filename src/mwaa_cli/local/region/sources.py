@@ -95,9 +95,10 @@ class FolderBucket(Bucket):
 
     def _path(self, key: str) -> Path:
         rel = _relative(key, "")
-        if rel is None:
-            raise SourceError(f"s3://{self.name}/{key}: not a valid object key")
-        return self.root.joinpath(*rel.parts)
+        path = self.root.joinpath(*rel.parts) if rel is not None else None
+        if path is None or not path.resolve().is_relative_to(self.root.resolve()):
+            raise SourceError(f"s3://{self.name}/{key[:200]}: not a valid object key")
+        return path
 
     def fetch(self, key: str, dest: Path, version: str | None = None) -> None:
         # object versions are an S3 feature: a folder holds one version of each file
@@ -109,14 +110,23 @@ class FolderBucket(Bucket):
         os.replace(tmp, dest)
 
     def listing(self, prefix: str) -> dict[str, str]:
-        base = self.root / prefix if prefix else self.root
-        out = {}
-        if base.is_dir():
-            for file in base.rglob("*"):
-                if file.is_file() and "__pycache__" not in file.parts:
-                    stat = file.stat()
-                    key = file.relative_to(self.root).as_posix()
-                    out[key] = f"{stat.st_size}:{stat.st_mtime_ns}"
+        """The bucket's objects under ``prefix``: files inside the folder only - a prefix
+        with ``.``/``..`` segments (an S3 key, not a path) or a symlink that leads out of
+        the folder lists nothing there, so nothing outside is ever read or named."""
+        out: dict[str, str] = {}
+        if any(part in (".", "..") for part in prefix.split("/")):
+            return out
+        root = self.root.resolve()
+        base = (self.root / prefix).resolve() if prefix else root
+        if not base.is_relative_to(root) or not base.is_dir():
+            return out
+        for file in base.rglob("*"):
+            if not file.is_file() or "__pycache__" in file.parts:
+                continue
+            if not file.resolve().is_relative_to(root):
+                continue
+            stat = file.stat()
+            out[file.relative_to(root).as_posix()] = f"{stat.st_size}:{stat.st_mtime_ns}"
         return out
 
 
