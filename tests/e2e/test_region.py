@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
+import httpx
 import pytest
 import requests
 from botocore.config import Config
@@ -524,6 +525,25 @@ def test_tags(region):
     assert "ResourceNotFoundException" in region.aws_fails(
         "list-tags-for-resource", "--resource-arn", missing
     )
+    # a body nested 100,000 deep (no SDK builds it): 400, not a 500
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = region.env["AWS_ENDPOINT_URL_MWAA"] + "/environments/deep"
+    deep = b'{"Tags": ' + b'{"a": ' * 100_000 + b"1" + b"}" * 100_001
+    signed = AWSRequest("PUT", url, data=deep, headers={"content-type": "application/json"})
+    creds = Credentials(region.env["AWS_ACCESS_KEY_ID"], region.env["AWS_SECRET_ACCESS_KEY"])
+    SigV4Auth(creds, "airflow", "us-east-1").add_auth(signed)
+    reply = httpx.put(
+        url, content=deep, headers=dict(signed.headers.items()), verify=region.env["AWS_CA_BUNDLE"]
+    )
+    assert reply.status_code == 400, reply.text
+    # the unsigned health check says it is up, and nothing about the environments
+    health = httpx.get(
+        region.env["AWS_ENDPOINT_URL_MWAA"] + "/health", verify=region.env["AWS_CA_BUNDLE"]
+    )
+    assert health.json() == {"status": "ok"}
     # an ARN the model's pattern refuses: 400 ValidationException, as AWS answers it
     for op, extra in (
         ("list-tags-for-resource", []),

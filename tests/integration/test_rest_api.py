@@ -323,3 +323,39 @@ def test_no_spelling_of_a_path_reaches_the_execution_api(rest_server, path):
 def test_the_ui_is_still_proxied(rest_server):
     reply = httpx.get(f"{rest_server}/home?x=1")
     assert reply.status_code == 200 and reply.text == "ui /home"
+
+
+def _signed_post(url: str, path: str, body: bytes) -> httpx.Response:
+    """A request botocore's own signer signs, with a body no SDK would build."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(
+        "POST", url + path, data=body, headers={"content-type": "application/json"}
+    )
+    SigV4Auth(
+        Credentials(KEY.access_key_id, KEY.secret_access_key), "airflow", "us-east-1"
+    ).add_auth(request)
+    return httpx.post(url + path, content=body, headers=dict(request.headers.items()))
+
+
+def test_deeply_nested_json_is_a_validation_error_not_a_500(rest_server):
+    deep = (
+        b'{"Path": "/dags", "Method": "POST", "Body": '
+        + b'{"a": ' * 100_000
+        + b"1"
+        + b"}" * 100_001
+    )
+    reply = _signed_post(rest_server, "/restapi/rtest", deep)
+    assert reply.status_code == 400, reply.text
+    assert reply.headers["x-amzn-errortype"] == "ValidationException"
+
+
+def test_an_oversize_query_is_a_validation_error_not_a_500(rest_server):
+    mwaa = _client(rest_server)
+    with pytest.raises(mwaa.exceptions.ValidationException) as caught:
+        mwaa.invoke_rest_api(
+            Name="rtest", Path="/dags", Method="GET", QueryParameters={"x": "a" * 70_000}
+        )
+    assert "QueryParameters encode to" in str(caught.value)

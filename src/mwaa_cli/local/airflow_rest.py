@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlencode
 
 import httpx
 
@@ -32,6 +32,7 @@ ROLES = {"Admin": "admin", "Op": "op", "User": "user", "Viewer": "viewer", "Publ
 METHODS = ("GET", "PUT", "POST", "PATCH", "DELETE")
 _WITH_BODY = ("PUT", "POST", "PATCH")
 _SEGMENT_SAFE = "-._~!$&'()*+,;=:@"
+MAX_QUERY = 16 * 1024  # bytes of encoded query: what Airflow's API server takes in a line
 
 
 class InvalidRequest(ValueError):
@@ -91,10 +92,17 @@ def parse_call(doc: Any) -> RestCall:
     body = doc.get("Body")
     if body is not None and not isinstance(body, dict):
         raise InvalidRequest("Body must be a JSON object")
+    pairs = encode_query(query or {})
+    size = len(urlencode(pairs))
+    if size > MAX_QUERY:
+        raise InvalidRequest(
+            f"QueryParameters encode to {size} bytes; at most {MAX_QUERY} fit in a request "
+            "line: ask for less (limit/offset), or send a Body with POST"
+        )
     return RestCall(
         method=method,
         path=confine_path(path),
-        query=encode_query(query or {}),
+        query=pairs,
         body=(body if body is not None else {}) if method in _WITH_BODY else None,
     )
 

@@ -48,7 +48,7 @@ def routes(app: LocalApp) -> list[Route]:
             )
         try:
             call = parse_call(json.loads(body or b"{}"))
-        except ValueError as exc:  # InvalidRequest, or JSON that does not parse
+        except (ValueError, RecursionError) as exc:  # InvalidRequest, or JSON that won't parse
             message = str(exc) if isinstance(exc, InvalidRequest) else "the body is not JSON"
             raise AwsError(400, "ValidationException", message) from None
         role = app.rest_role_of(getattr(request.state, "access_key_id", None))
