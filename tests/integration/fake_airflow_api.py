@@ -14,6 +14,8 @@ import asyncio
 import json
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -76,7 +78,8 @@ async def execution(request: Request) -> Response:
 
 
 async def ui(request: Request) -> Response:
-    return PlainTextResponse(f"ui {request.scope['raw_path'].decode()}")
+    """Airflow's UI: pages large enough to be gzipped for clients that accept it."""
+    return PlainTextResponse(f"ui {request.scope['raw_path'].decode()}\n" + "-" * 2000)
 
 
 app = Starlette(
@@ -85,5 +88,6 @@ app = Starlette(
         Route("/auth/token", token, methods=["POST"]),
         Route("/api/{rest:path}", api, methods=["GET", "PUT", "POST", "PATCH", "DELETE"]),
         Route("/{rest:path}", ui, methods=["GET"]),
-    ]
+    ],
+    middleware=[Middleware(GZipMiddleware, minimum_size=500)],  # as Airflow's UI compresses
 )

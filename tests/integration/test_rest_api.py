@@ -322,7 +322,27 @@ def test_no_spelling_of_a_path_reaches_the_execution_api(rest_server, path):
 
 def test_the_ui_is_still_proxied(rest_server):
     reply = httpx.get(f"{rest_server}/home?x=1")
-    assert reply.status_code == 200 and reply.text == "ui /home"
+    assert reply.status_code == 200 and reply.text.startswith("ui /home\n")
+
+
+def test_the_proxy_compresses_only_for_clients_that_ask_and_sends_one_date_and_server(
+    rest_server,
+):
+    import http.client
+    from urllib.parse import urlsplit
+
+    url = urlsplit(rest_server)
+    for accept, encoding in ((None, None), ("gzip", "gzip")):
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+        conn.request("GET", "/home", headers={"accept-encoding": accept} if accept else {})
+        reply = conn.getresponse()
+        body = reply.read()
+        conn.close()
+        headers = [k.lower() for k, _ in reply.getheaders()]
+        assert reply.getheader("content-encoding") == encoding, reply.getheaders()
+        if encoding is None:
+            assert body.startswith(b"ui /home\n")
+        assert headers.count("date") == 1 and headers.count("server") <= 1, headers
 
 
 def _signed_post(url: str, path: str, body: bytes) -> httpx.Response:

@@ -43,6 +43,7 @@ LOGIN_V2 = "/aws_mwaa/login"
 LOGIN_V3 = "/pluginsv2/aws_mwaa/login"
 CONSOLE_SSO = "/aws_mwaa/aws-console-sso"
 # the control plane's own paths: never Airflow's, so an unknown operation stays an AWS error
+_OWN_HEADERS = {"date", "server"}  # the endpoint's server sets its own: never two of each
 _CONTROL_PLANE = ("/environments", "/clitoken", "/webtoken", "/restapi", "/tags", "/metrics")
 _NOT_PROXIED = ("/execution", "/aws_mwaa", "/pluginsv2/aws_mwaa")
 _HOP_BY_HOP = {
@@ -163,6 +164,10 @@ class AirflowProxy:
         query = request.scope.get("query_string", b"").decode()
         url = f"{base_url}{raw_path}" + (f"?{query}" if query else "")
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
+        if "accept-encoding" not in request.headers:
+            # else httpx asks for gzip itself, and the compressed bytes - passed on as they
+            # are - reach a client that never asked for them
+            headers.append(("accept-encoding", "identity"))
         self.http.cookies.clear()  # the browser's cookies go along as its header, never stored
         deadline = time.monotonic() + RESTART_WAIT
         while True:
@@ -185,7 +190,7 @@ class AirflowProxy:
         reply_headers = [
             (k, _relative(v, base_url) if k.lower() == "location" else v)
             for k, v in upstream.headers.multi_items()
-            if k.lower() not in _HOP_BY_HOP - {"content-length"}
+            if k.lower() not in (_HOP_BY_HOP - {"content-length"}) | _OWN_HEADERS
         ]
         response = StreamingResponse(
             upstream.aiter_raw(),
