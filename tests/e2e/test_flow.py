@@ -260,3 +260,12 @@ def test_written_aws_profile_works_for_the_aws_cli_and_mwaa(local_env):
     env.pop("MWAA_CLI_HOME")  # the CA comes from the profile's ca_bundle, not discovery
     run = subprocess.run(["mwaa", "run", "--", "version"], env=env, capture_output=True, timeout=60)
     assert run.returncode == 0, run.stderr
+
+
+def test_no_warning_airflow_itself_causes_on_every_command(flow_env):
+    """Airflow 2.10's own mask_secrets() reads [core] sql_alchemy_conn and printed a
+    FutureWarning on every command; the environment ignores that one warning."""
+    for argv in (["version"], ["dags", "list", "-o", "plain"]):
+        out = flow_env.mwaa("run", "--", *argv)
+        assert out.returncode == 0
+        assert b"sql_alchemy_conn" not in out.stderr and b"FutureWarning" not in out.stderr

@@ -4,9 +4,14 @@ scheduler parsing DAGs itself, FAB users created with generated passwords."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from .flavour import UI_USERS, Flavour, Ports
+
+SQL_ALCHEMY_CONN_WARNING = (
+    "ignore:section/key [core/sql_alchemy_conn] has been deprecated:FutureWarning"
+)
 
 # imported once by the fork-server (beside zygote.PRELOAD): the 2.x command modules and what
 # DAGs written for 2.x import
@@ -55,6 +60,11 @@ class AirflowV2(Flavour):
             "AIRFLOW__WEBSERVER__WORKER_REFRESH_INTERVAL": "43200",  # as MWAA
             "AIRFLOW__API__AUTH_BACKENDS": (
                 "airflow.api.auth.backend.basic_auth,airflow.api.auth.backend.session"
+            ),
+            # Airflow 2.10's own mask_secrets() reads the option by its pre-2.3 name and
+            # warns on every command whatever the settings say: that one warning is ignored
+            "PYTHONWARNINGS": ",".join(
+                [*filter(None, [os.environ.get("PYTHONWARNINGS")]), SQL_ALCHEMY_CONN_WARNING]
             ),
             "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "10",
