@@ -60,6 +60,31 @@ def _loopback_url(url: str) -> bool:
     return is_loopback(urlsplit(url).hostname or "")
 
 
+def _listening(url: str) -> bool:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=3):
+            return True
+    except OSError:
+        return False
+
+
+def _stopped_local(endpoint: str, name: str | None) -> Check:
+    """Nothing listens on a loopback endpoint: a local environment that is not running."""
+    from .local_envs import find, owning
+
+    found = owning(endpoint) or find(name or "")
+    what = f"the local environment '{found.name}'" if found else "a local environment"
+    start = found.start_command if found else "mwaa local serve (or mwaa local up)"
+    return Check(
+        "endpoint",
+        FAIL,
+        f"{what} is not running: nothing listens on {endpoint}",
+        f"start it with `{start}`, then source its env.sh again if it asks",
+    )
+
+
 def check_identity(client: Client, ctx: Context) -> Check:
     import botocore.exceptions as bx
 
@@ -84,6 +109,8 @@ def check_identity(client: Client, ctx: Context) -> Check:
             "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; for a local environment, source its "
             "env.sh",
         )
+    if _loopback_url(plane.endpoint) and not _listening(plane.endpoint):
+        return _stopped_local(plane.endpoint, client.env)
     sts = plane.sts()
     if _loopback_url(plane.endpoint) and not _loopback_url(sts.meta.endpoint_url):
         return Check(

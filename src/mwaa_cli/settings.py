@@ -161,6 +161,16 @@ def resolve(
     if ignore_env_profile:
         values["profile"] = None
         sources.pop("profile")
+    if selector and not table and not any(values[k] for k in ("region", "profile", "endpoint_url")):
+        # a new terminal, and the command the banner suggests: the local environment of
+        # that name running here, through its own AWS profile
+        from . import local_envs
+
+        found = local_envs.find(selector)
+        profile = found.profile_applies(environ) if found and found.running else None
+        if profile:
+            values["profile"] = profile
+            sources["profile"] = f"the local environment '{selector}' running here"
     name = str(table.get("name") or selector) if selector else None
     if selector and selector in envs:
         sources["name"] = f"file [envs.{selector}]"

@@ -134,3 +134,33 @@ def test_a_chosen_environment_beats_the_sourced_shell(local_env, shell_env, real
     assert doc["settings"]["profile"] is None
     assert "127.0.0.1" not in (doc["settings"]["endpoint_url"] or "")
     assert b"no AWS credentials" in bare.stderr or b"amazonaws.com" in bare.stderr
+
+
+def _new_terminal(local, **more: str) -> dict:
+    """A terminal that sourced nothing: no AWS variables at all, the same user files."""
+    env = {k: v for k, v in local.aws_environ().items() if not k.startswith(("AWS_", "MWAA_"))}
+    env |= {
+        "MWAA_CLI_HOME": str(local.state_dir),
+        "AWS_CONFIG_FILE": str(local.state_dir.parent / "aws" / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(local.state_dir.parent / "aws" / "credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "MWAA_CLI_CONFIG": "/nonexistent/config.toml",
+    }
+    return env | more
+
+
+def test_the_banners_command_works_in_a_new_terminal(local_env):
+    """`mwaa run --env local -- dags list` (what the banner suggests) in a terminal that
+    did not source env.sh reaches the environment running here, through its profile."""
+    env = _new_terminal(local_env)
+    out = local_env.mwaa("run", "--env", "local", "--", "dags", "list", "-o", "plain", env=env)
+    assert out.returncode == 0, out.stderr
+    assert b"hello_mwaa" in out.stdout
+    assert b"'local' is the local environment running on this machine" in out.stderr
+    # AWS files elsewhere (the profile is not there): the exact line to run instead
+    other = _new_terminal(
+        local_env, AWS_CONFIG_FILE="/nonexistent/c", AWS_SHARED_CREDENTIALS_FILE="/nonexistent/k"
+    )
+    out = local_env.mwaa("run", "--env", "local", "--", "dags", "list", env=other)
+    assert out.returncode != 0
+    assert f"`source {local_env.home / 'env.sh'}`".encode() in out.stderr, out.stderr

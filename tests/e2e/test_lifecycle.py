@@ -117,3 +117,26 @@ def test_ctrl_c_the_moment_the_banner_appears_still_stops(tmp_path):
         env.proc.send_signal(signal.SIGINT)
         assert env.proc.wait(30) == 0, env.stderr_text()
         wait_until(lambda t=tree: not any(alive(p) for p in t), 10, "processes left")
+
+
+def test_a_stopped_environment_is_named_with_how_to_start_it(second):
+    """After Ctrl-C: `mwaa run --env local` and `mwaa doctor` say the local environment is
+    stopped and how to start it, not "no region" or "STS cannot be reached"."""
+    if second.proc.poll() is None:
+        stop(second)
+    env = {k: v for k, v in second.aws_environ().items() if not k.startswith(("AWS_", "MWAA_"))}
+    env |= {
+        "MWAA_CLI_HOME": str(second.state_dir),
+        "AWS_CONFIG_FILE": str(second.state_dir.parent / "aws" / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(second.state_dir.parent / "aws" / "credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "MWAA_CLI_CONFIG": "/nonexistent/config.toml",
+    }
+    run = second.mwaa("run", "--env", "local", "--", "dags", "list", env=env)
+    assert run.returncode != 0
+    assert b"is stopped: start it with `mwaa local serve --name local`" in run.stderr, run.stderr
+    doctor = second.mwaa("doctor", "--env", "local", "--profile", "mwaa-local", env=env)
+    assert doctor.returncode == 1
+    text = doctor.stdout.decode() + doctor.stderr.decode()
+    assert "the local environment 'local' is not running" in text, text
+    assert "mwaa local serve --name local" in text and "STS" not in text

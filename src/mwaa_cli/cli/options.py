@@ -106,7 +106,14 @@ def resolve(conn: dict, env: str | None = None) -> EnvSettings:
     flags = {k: conn.get(k) for k in settings_module.ENV_VARS}
     if env is not None:
         flags["env"] = env
-    return settings_module.resolve(flags)
+    settings = settings_module.resolve(flags)
+    if settings.sources.get("profile", "").startswith("the local environment"):
+        click.echo(
+            f"mwaa: {settings.name!r} is the local environment running on this machine: using "
+            f"its AWS profile {settings.profile} (pass --profile or --region for AWS)",
+            err=True,
+        )
+    return settings
 
 
 def one_env(conn: dict, name: str | None = None) -> EnvSettings:

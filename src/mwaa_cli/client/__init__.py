@@ -105,6 +105,7 @@ class Client:
             profile=profile,
             endpoint_url=endpoint_url,
             ignore_env_profile=ignore_env_profile,
+            env_name=env,
         )
         self._transport: Transport | None = None
         self._allowlist: tuple[str, Allowlist] | None = None

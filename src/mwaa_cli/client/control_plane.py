@@ -54,7 +54,9 @@ class ControlPlane:
         profile: str | None = None,
         endpoint_url: str | None = None,
         ignore_env_profile: bool = False,
+        env_name: str | None = None,
     ) -> None:
+        self.env_name = env_name  # for hints: a local environment of that name here
         self.region = region
         self.profile = profile
         self.endpoint_url = endpoint_url
@@ -114,8 +116,12 @@ class ControlPlane:
         except botocore.exceptions.ProfileNotFound as exc:
             raise ConfigError(f"{exc}; list profiles with 'aws configure list-profiles'") from exc
         except botocore.exceptions.NoRegionError as exc:
+            from ..local_envs import hint
+
+            local = hint(self.env_name)
             raise ConfigError(
-                "no AWS region: pass --region, set AWS_REGION or add region to your profile"
+                "no AWS region: "
+                + (local or "pass --region, set AWS_REGION or add region to your profile")
             ) from exc
         self._session = session
         endpoint = client.meta.endpoint_url
