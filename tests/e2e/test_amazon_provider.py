@@ -47,7 +47,8 @@ def env_b(local_env):
 @pytest.fixture(scope="module")
 def env_a(env_b, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("provider")
-    no_role = json.loads((env_b.home / "role-keys.json").read_text())["none"]
+    # web server access without airflow:InvokeRestApi: the provider falls back to the web login
+    no_role = json.loads((env_b.home / "role-keys.json").read_text())["web-login"]
     script = tmp / "startup.sh"
     script.write_text(
         "\n".join(

@@ -25,6 +25,7 @@ import httpx
 import pytest
 import requests
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from mwaa_cli.local.region.children import is_locked
 
@@ -409,7 +410,6 @@ def test_create_failed_when_a_source_or_the_startup_script_fails(region):
     assert amber["LastUpdate"]["Error"]["ErrorCode"] == "UserEnvironmentFailure"
     home = region.root / "home" / "region" / "envs" / "amber" / "home"
     assert not is_locked(home)  # its server stopped
-    from botocore.exceptions import ClientError
 
     with pytest.raises(ClientError) as caught:
         mwaa.create_cli_token(Name="amber")
@@ -439,7 +439,6 @@ def test_mwaa_envs_doctor_and_run_across_environments(region):
 
 
 def test_validation_and_errors_as_mwaa_has_them(region):
-    from botocore.exceptions import ClientError
 
     mwaa = region.client(validate=False)
     base = {
@@ -508,6 +507,50 @@ def test_validation_and_errors_as_mwaa_has_them(region):
         .paginate(PaginationConfig={"PageSize": 1})
     )
     assert [n for page in pages for n in page["Environments"]] == ["blue", "green"]
+
+
+def test_role_keys_call_only_what_their_policy_allows(region):
+    """The region's role keys rehearse Airflow roles: read-only and (for their role) web
+    login and InvokeRestApi - never create, update, delete, tag or a CLI token."""
+    keys = json.loads((region.root / "home" / "region" / "role-keys.json").read_text())
+    for name in ("Admin", "Viewer", "none", "web-login"):
+        client = boto3.session.Session().client(
+            "mwaa",
+            endpoint_url=region.env["AWS_ENDPOINT_URL_MWAA"],
+            region_name="us-east-1",
+            aws_access_key_id=keys[name]["AccessKeyId"],
+            aws_secret_access_key=keys[name]["SecretAccessKey"],
+            verify=region.env["AWS_CA_BUNDLE"],
+            config=Config(inject_host_prefix=False, retries={"max_attempts": 1}),
+        )
+        assert "blue" in client.list_environments()["Environments"]
+        assert client.get_environment(Name="blue")["Environment"]["Name"] == "blue"
+        arn = "arn:aws:airflow:us-east-1:000000000000:environment/blue"
+        for call in (
+            lambda c=client: c.create_environment(
+                Name="sneaky",
+                ExecutionRoleArn="arn:aws:iam::123456789012:role/x",
+                SourceBucketArn="arn:aws:s3:::b",
+                DagS3Path="dags",
+                NetworkConfiguration={"SubnetIds": ["subnet-1", "subnet-2"]},
+            ),
+            lambda c=client: c.update_environment(Name="blue", MaxWorkers=3),
+            lambda c=client: c.delete_environment(Name="blue"),
+            lambda c=client, a=arn: c.tag_resource(ResourceArn=a, Tags={"x": "y"}),
+            lambda c=client: c.create_cli_token(Name="blue"),
+        ):
+            with pytest.raises(ClientError) as caught:
+                call()
+            assert caught.value.response["Error"]["Code"] == "AccessDeniedException", name
+        if name == "none":
+            with pytest.raises(ClientError) as caught:
+                client.create_web_login_token(Name="blue")
+            assert caught.value.response["Error"]["Code"] == "AccessDeniedException"
+        else:
+            role = "admin" if name == "web-login" else name.lower()
+            token = client.create_web_login_token(Name="blue")
+            assert token["AirflowIdentity"] == f"assumed-role/{role}"
+    assert region.client().get_environment(Name="blue")["Environment"]["Status"] == "AVAILABLE"
 
 
 def test_tags(region):

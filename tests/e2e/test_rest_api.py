@@ -224,7 +224,7 @@ def test_each_role_key_calls_as_its_airflow_role(flow_env):
     none = boto_mwaa(flow_env, role_key(flow_env, "none"))
     with pytest.raises(none.exceptions.AccessDeniedException) as denied:
         none.invoke_rest_api(Name="local", Path="/dags", Method="GET")
-    assert "Airflow role" in denied.value.response["Error"]["Message"]
+    assert "airflow:InvokeRestApi" in denied.value.response["Error"]["Message"]
 
 
 def web_session(local: LocalEnv) -> tuple[requests.Session, str, requests.Response]:

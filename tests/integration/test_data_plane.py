@@ -100,13 +100,25 @@ def _in_background(server, body: str, sink: list, label: str = "") -> threading.
     return thread
 
 
+def wait_for_queue(server, running: int = 0, waiting: int = 0, timeout: float = 30) -> None:
+    """Until the server's queue holds that many commands (a condition, not a fixed sleep:
+    the machine may be busy)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        cli = httpx.get(f"{server.url}/health", timeout=10).json()["cli"]
+        if cli["running"] >= running and cli["waiting"] >= waiting:
+            return
+        assert time.monotonic() < deadline, cli
+        time.sleep(0.02)
+
+
 def test_commands_beyond_the_limit_wait_their_turn_in_order(server):
     done: list = []
     # one slot frees at 0.6 s, the other at 1.2 s: whoever waited first gets the first one
     busy = [_in_background(server, f"variables get sleep={s}", done, "slow") for s in (0.6, 1.2)]
-    time.sleep(0.2)
+    wait_for_queue(server, running=2)
     first = _in_background(server, "variables get first", done, "first")
-    time.sleep(0.3)
+    wait_for_queue(server, waiting=1)
     second = _in_background(server, "variables get second", done, "second")
     for t in [*busy, first, second]:
         t.join()
@@ -119,9 +131,9 @@ def test_commands_beyond_the_limit_wait_their_turn_in_order(server):
 def test_a_full_queue_refuses_at_once_with_retry_after(server):
     done: list = []
     threads = [_in_background(server, "variables get sleep=1.5", done) for _ in range(2)]
-    time.sleep(0.2)
+    wait_for_queue(server, running=2)
     threads += [_in_background(server, "variables get w", done) for _ in range(2)]
-    time.sleep(0.2)
+    wait_for_queue(server, running=2, waiting=2)
     started = time.monotonic()
     refused = post(server, "version")
     assert time.monotonic() - started < 1.0  # at once, not after a wait
@@ -136,7 +148,7 @@ def test_a_full_queue_refuses_at_once_with_retry_after(server):
 def test_a_wait_past_the_limit_is_refused_and_never_runs(server):
     done: list = []
     threads = [_in_background(server, "variables get sleep=2.5", done) for _ in range(2)]
-    time.sleep(0.2)
+    wait_for_queue(server, running=2)
     started = time.monotonic()
     refused = post(server, "variables get exit=3")
     waited = time.monotonic() - started
@@ -218,7 +230,7 @@ def test_busy_maps_to_server_busy(aws_env, server):
     ]
     for t in threads:
         t.start()
-    time.sleep(0.5)
+    wait_for_queue(server, running=2)
     try:
         with Client(env="itest", busy_timeout=0) as client, pytest.raises(ServerBusy):
             client.run(["version"])
@@ -233,7 +245,7 @@ def test_a_busy_server_is_waited_out_with_backoff(aws_env, server):
     ]
     for t in threads:
         t.start()
-    time.sleep(0.3)
+    wait_for_queue(server, running=2)
     waits: list[float] = []
     try:
         with Client(env="itest", busy_timeout=30) as client:

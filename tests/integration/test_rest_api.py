@@ -379,3 +379,74 @@ def test_an_oversize_query_is_a_validation_error_not_a_500(rest_server):
             Name="rtest", Path="/dags", Method="GET", QueryParameters={"x": "a" * 70_000}
         )
     assert "QueryParameters encode to" in str(caught.value)
+
+
+ROLE_KEYS = {
+    "Viewer": AccessKey("AKIAMWAAPOLICYVIEWER", "policy-viewer-secret-0123456789abcdefgh"),
+    "none": AccessKey("AKIAMWAAPOLICYNONE00", "policy-none-secret-0123456789abcdefghij"),
+    "web-login": AccessKey("AKIAMWAAPOLICYWEB000", "policy-web-secret-0123456789abcdefghij"),
+}
+
+
+@pytest.fixture(scope="module")
+def policy_server(fake_api):
+    """An environment whose role keys carry MWAA's documented policies (local/policies.py)."""
+    sock = _listen()
+    port = sock.getsockname()[1]
+    info = EnvironmentInfo("ptest", "3.3.1", f"127.0.0.1:{port}", created_at=1_700_000_000.0)
+    app = LocalApp(
+        info,
+        TokenSigner(b"p" * 32, ttl=60),
+        lambda argv: None,  # type: ignore[arg-type,return-value]
+        verifier=SigV4Verifier([KEY, *ROLE_KEYS.values()], "us-east-1"),
+        rest=AirflowRestApi(
+            fake_api, "/api/v2", 3, lambda: dict(fake_airflow_api.PASSWORDS), RestLimits(5.0)
+        ),
+        rest_roles={k.access_key_id: (n if n == "Viewer" else None) for n, k in ROLE_KEYS.items()},
+        key_names={k.access_key_id: n for n, k in ROLE_KEYS.items()},
+    ).build()
+    server, thread = _start(app, sock)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+def test_role_keys_may_call_only_what_their_iam_policy_allows(policy_server):
+    def denied(call) -> str:
+        with pytest.raises(botocore.exceptions.ClientError) as caught:
+            call()
+        error = caught.value.response["Error"]
+        assert error["Code"] == "AccessDeniedException", error
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        return error["Message"]
+
+    import botocore.exceptions
+
+    admin = _client(policy_server)  # the environment's own key: everything
+    assert admin.create_cli_token(Name="ptest")["CliToken"]
+    for name, key in ROLE_KEYS.items():
+        client = _client(policy_server, key)
+        # read-only access: every role key
+        assert client.get_environment(Name="ptest")["Environment"]["Name"] == "ptest"
+        assert client.list_environments()["Environments"] == ["ptest"]
+        # never a CLI token: an administrator's Airflow CLI
+        message = denied(lambda c=client: c.create_cli_token(Name="ptest"))
+        assert "airflow:CreateCliToken" in message and f"'{name}' key" in message
+    viewer = _client(policy_server, ROLE_KEYS["Viewer"])
+    assert viewer.create_web_login_token(Name="ptest")["AirflowIdentity"] == "assumed-role/viewer"
+    assert (
+        viewer.invoke_rest_api(Name="ptest", Path="/dags", Method="GET")["RestApiStatusCode"] == 200
+    )
+    none = _client(policy_server, ROLE_KEYS["none"])
+    assert "airflow:CreateWebLoginToken" in denied(
+        lambda: none.create_web_login_token(Name="ptest")
+    )
+    assert "airflow:InvokeRestApi" in denied(
+        lambda: none.invoke_rest_api(Name="ptest", Path="/dags", Method="GET")
+    )
+    web = _client(policy_server, ROLE_KEYS["web-login"])
+    assert web.create_web_login_token(Name="ptest")["AirflowIdentity"] == "assumed-role/admin"
+    assert "airflow:InvokeRestApi" in denied(
+        lambda: web.invoke_rest_api(Name="ptest", Path="/dags", Method="GET")
+    )

@@ -35,6 +35,7 @@ from .environment import Spec, assemble
 from .executor import ExecutorError, SubprocessExecutor, WarmExecutor
 from .metadata_db import check_sqlite
 from .path_guard import dags_folder_guard
+from .policies import KEY_NAMES
 from .readiness import DagsParsed, NotReady, Readiness, wait_until_ready
 from .supervisor import Supervisor
 from .tls import bundle_in_effect, ensure_certificates
@@ -270,7 +271,7 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
         )
         supervisor.start(flavour_components, home.environ)
     key = load_or_create_key(root / "credentials.json")
-    role_keys = load_or_create_role_keys(root / "role-keys.json", [*ROLES, "none"])
+    role_keys = load_or_create_role_keys(root / "role-keys.json", KEY_NAMES)
     local_app = LocalApp(
         info,
         TokenSigner(home.token_key(), opts.token_ttl),
@@ -290,8 +291,9 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
         else None,
         rest_role=opts.rest_role,
         rest_roles={
-            k.access_key_id: (None if role == "none" else role) for role, k in role_keys.items()
+            k.access_key_id: (role if role in ROLES else None) for role, k in role_keys.items()
         },
+        key_names={k.access_key_id: name for name, k in role_keys.items()},
     )
     local_app.check_paths = dags_folder_guard(local_app.allowlist, dags)
     app = local_app.build()

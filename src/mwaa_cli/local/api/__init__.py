@@ -116,6 +116,7 @@ class LocalApp:
     rest: AirflowRestApi | None = None  # None: no Airflow API server (--no-scheduler)
     rest_role: str | None = "Admin"  # the Airflow role of InvokeRestApi calls; None: denied
     rest_roles: dict[str, str | None] = field(default_factory=dict)  # access key -> role
+    key_names: dict[str, str] = field(default_factory=dict)  # role keys: access key -> name
     stopping: threading.Event = field(default_factory=threading.Event)
     web_tokens: SpentTokens = field(default_factory=lambda: SpentTokens())
 
@@ -126,6 +127,19 @@ class LocalApp:
             SigV4Verifier(list(self.verifier.keys), self.verifier.region, "sts")
             if self.verifier is not None
             else None
+        )
+
+    def authorize(self, request, operation: str, resource: str | None = None) -> None:
+        """AccessDeniedException unless the caller's key may call ``operation``
+        (:mod:`..policies`: role keys get what their IAM policy would allow)."""
+        from ..policies import authorize
+
+        authorize(
+            self.key_names,
+            getattr(request.state, "access_key_id", None),
+            operation,
+            resource or self.env.arn,
+            self.env.account,
         )
 
     def rest_role_of(self, access_key_id: str | None) -> str | None:

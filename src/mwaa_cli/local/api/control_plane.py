@@ -13,6 +13,7 @@ from starlette.routing import Route
 from ...wire import is_valid_env_name
 from ..airflow_rest import ROLES
 from ..auth import AuthFailure, SigV4Verifier
+from ..policies import web_login_role
 from .bodies import read_body
 from .errors import AwsError
 
@@ -60,26 +61,29 @@ def validate_name(name: str) -> str:
 
 
 def routes(app: LocalApp) -> list[Route]:
-    async def lookup(request: Request) -> str:
-        """Authenticate, then check that the {name} path parameter names this environment."""
+    async def lookup(request: Request, operation: str) -> str:
+        """Authenticate and authorize, then check that the {name} path parameter names this
+        environment."""
         await verify_sigv4(request, app, app.verifier)
+        app.authorize(request, operation)
         name = validate_name(request.path_params["name"])
         if name != app.env.name:
             raise AwsError(404, "ResourceNotFoundException", f"Environment {name} not found")
         return name
 
     async def create_cli_token(request: Request) -> Response:
-        name = await lookup(request)
+        name = await lookup(request, "CreateCliToken")
         return JSONResponse(
             {"CliToken": app.signer.issue(name), "WebServerHostname": app.env.webserver_hostname}
         )
 
     async def create_web_login_token(request: Request) -> Response:
-        name = await lookup(request)
+        name = await lookup(request, "CreateWebLoginToken")
         key = getattr(request.state, "access_key_id", None)
-        # a caller without airflow:InvokeRestApi ("none") may still log in to the web
-        # server, which is the fallback Amazon's provider takes: as Admin
-        role = app.rest_role_of(key) or "Admin"
+        # a role key logs in as its role; the environment's own key and the "web-login" key
+        # (web server access without airflow:InvokeRestApi: what Amazon's provider falls
+        # back to) as Admin
+        role = web_login_role(app.key_names.get(key or ""))
         if ROLES[role] is None:
             raise AwsError(
                 403,
@@ -98,11 +102,16 @@ def routes(app: LocalApp) -> list[Route]:
         )
 
     async def get_environment(request: Request) -> Response:
-        await lookup(request)
+        await lookup(request, "GetEnvironment")
         return JSONResponse({"Environment": app.env.describe()})
 
     async def list_environments(request: Request) -> Response:
         await verify_sigv4(request, app, app.verifier)
+        app.authorize(
+            request,
+            "ListEnvironments",
+            f"arn:aws:airflow:{app.env.region}:{app.env.account}:environment/*",
+        )
         raw = request.query_params.get("MaxResults")
         if raw is not None and (not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= 25):
             raise AwsError(

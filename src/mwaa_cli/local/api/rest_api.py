@@ -39,6 +39,7 @@ FIRST_VERSION = (2, 4, 3)  # MWAA: InvokeRestApi "for environments running v2.4.
 def routes(app: LocalApp) -> list[Route]:
     async def invoke_rest_api(request: Request) -> Response:
         body = await verify_sigv4(request, app, app.verifier)
+        app.authorize(request, "InvokeRestApi")
         name = validate_name(request.path_params["name"])
         if name != app.env.name:
             raise AwsError(404, "ResourceNotFoundException", f"Environment {name} not found")

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .control_plane import verify_sigv4
-from .errors import StsError
+from .errors import AwsError, StsError
 
 if TYPE_CHECKING:
     from . import LocalApp
@@ -36,6 +36,10 @@ def routes(app: LocalApp) -> list[Route]:
         action = (form.get("Action") or [""])[0]
         if action != "GetCallerIdentity":
             raise StsError(400, "InvalidAction", f"{action[:50]!r} is not supported here")
+        try:
+            app.authorize(request, "GetCallerIdentity", "*")
+        except AwsError as exc:
+            raise StsError(403, "AccessDenied", exc.message) from None
         key_id = getattr(request.state, "access_key_id", "AKIAUNSIGNED")
         account = app.env.account
         reply = (

@@ -26,6 +26,7 @@ from ..api.control_plane import validate_name, verify_sigv4
 from ..api.errors import AwsError, exception_handlers
 from ..api.request_id import RequestId
 from ..auth import SigV4Verifier
+from ..policies import authorize
 from . import model
 from .registry import Registry
 
@@ -39,11 +40,22 @@ class RegionApp:
     verifier: SigV4Verifier
     ca_file: str  # the region's CA: what its children's certificates are signed by
     limits: Limits = field(default_factory=Limits)
+    key_names: dict[str, str] = field(default_factory=dict)  # role keys: access key -> name
 
     def __post_init__(self) -> None:
         self.sts_verifier = SigV4Verifier(list(self.verifier.keys), self.verifier.region, "sts")
         self.env = SimpleNamespace(account=self.registry.account, name="region")
         self._client: httpx.AsyncClient | None = None
+
+    def authorize(self, request: Request, operation: str, resource: str | None = None) -> None:
+        """AccessDeniedException unless the caller's key may call ``operation``."""
+        authorize(
+            self.key_names,
+            getattr(request.state, "access_key_id", None),
+            operation,
+            resource or f"arn:aws:airflow:{self.registry.region}:{self.registry.account}:*",
+            self.registry.account,
+        )
 
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -82,11 +94,21 @@ def _next_token(token: str) -> str:
 def _routes(app: RegionApp) -> list[Route]:
     registry = app.registry
 
-    async def signed(request: Request) -> bytes:
-        return await verify_sigv4(request, app, app.verifier)  # type: ignore[arg-type]
+    async def signed(request: Request, operation: str, resource: str | None = None) -> bytes:
+        body = await verify_sigv4(request, app, app.verifier)  # type: ignore[arg-type]
+        app.authorize(request, operation, resource)
+        return body
+
+    def env_arn(name: str) -> str:
+        return f"arn:aws:airflow:{registry.region}:{registry.account}:environment/{name}"
 
     async def environment(request: Request) -> Response:
-        body = await signed(request)
+        operation = {
+            "GET": "GetEnvironment",
+            "PUT": "CreateEnvironment",
+            "PATCH": "UpdateEnvironment",
+        }.get(request.method, "DeleteEnvironment")
+        body = await signed(request, operation, env_arn(request.path_params["name"][:100]))
         name = validate_name(request.path_params["name"])
         if request.method == "GET":
             return JSONResponse({"Environment": registry.describe(name)})
@@ -100,7 +122,7 @@ def _routes(app: RegionApp) -> list[Route]:
         return JSONResponse({"Arn": registry.update(name, params)})
 
     async def list_environments(request: Request) -> Response:
-        await signed(request)
+        await signed(request, "ListEnvironments")
         raw = request.query_params.get("MaxResults")
         if raw is not None and (not raw.isdigit() or not 1 <= int(raw) <= 25):
             raise AwsError(
@@ -145,8 +167,12 @@ def _routes(app: RegionApp) -> list[Route]:
         return JSONResponse({})
 
     async def forward(request: Request) -> Response:
-        """Tokens and REST calls: on to the environment's own server, as they came."""
-        body = await signed(request)
+        """Tokens and REST calls: on to the environment's own server, as they came (which
+        checks the signature, and the key's policy, again)."""
+        operation = {"clitoken": "CreateCliToken", "webtoken": "CreateWebLoginToken"}.get(
+            request.url.path.split("/")[1], "InvokeRestApi"
+        )
+        body = await signed(request, operation, env_arn(request.path_params["name"][:100]))
         name = validate_name(request.path_params["name"])
         port = registry.serving_port(name)
         raw_path = (request.scope.get("raw_path") or request.url.path.encode()).decode()

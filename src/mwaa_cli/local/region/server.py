@@ -22,9 +22,9 @@ from ..._files import make_private_dir
 from ...aws_files import NotEditable
 from ...errors import ExitStatus
 from ...paths import state_dir
-from ..airflow_rest import ROLES
 from ..auth import SigV4Verifier, load_or_create_key, load_or_create_role_keys
 from ..client_setup import client_environ, write_aws_profile, write_env_file
+from ..policies import KEY_NAMES
 from ..serve import StartupError, bind_or_explain, lock_home, record_owner, tls_hosts
 from ..tls import bundle_in_effect, ensure_certificates
 from .children import is_locked, owner_record
@@ -80,7 +80,7 @@ def run(opts: RegionOptions) -> int:
     endpoint = f"https://{opts.host}:{port}"
     record_owner(lock, endpoint)
     key = load_or_create_key(root / "credentials.json")
-    role_keys = load_or_create_role_keys(root / "role-keys.json", [*ROLES, "none"])
+    role_keys = load_or_create_role_keys(root / "role-keys.json", KEY_NAMES)
     verifier = SigV4Verifier([key, *role_keys.values()], opts.region)
     buckets = Buckets(opts.buckets, opts.buckets_root, opts.region)
     registry = Registry(root, opts.region, buckets, _say, dag_sync_interval=opts.dag_sync_interval)
@@ -104,7 +104,8 @@ def run(opts: RegionOptions) -> int:
         _say(f"AWS profile: {profile} (aws --profile {profile} mwaa list-environments)")
     _say(f"or: source {root / 'env.sh'}")
 
-    app = RegionApp(registry, verifier, str(tls.ca_cert)).build()
+    key_names = {k.access_key_id: name for name, k in role_keys.items()}
+    app = RegionApp(registry, verifier, str(tls.ca_cert), key_names=key_names).build()
     try:
         serve_until_stopped(app, sock, early, tls)
     finally:
