@@ -152,7 +152,8 @@ def _routes(app: RegionApp) -> list[Route]:
         operation = {"GET": "ListTagsForResource", "POST": "TagResource"}.get(
             request.method, "UntagResource"
         )
-        model.check(operation, {"ResourceArn": arn}, skip=("TagKeys", "Tags"))
+        others = tuple(m for m in model.input_shape(operation).members if m != "ResourceArn")
+        model.check(operation, {"ResourceArn": arn}, skip=others)
         if request.method == "GET":
             return JSONResponse({"Tags": dict(registry.record_for_arn(arn).tags)})
         if request.method == "POST":
