@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .airflow_rest import ROLES
-from .api.errors import AwsError
 
 WEB_LOGIN = "web-login"
 NONE = "none"
@@ -53,6 +52,8 @@ def authorize(
     name = key_names.get(access_key_id or "")
     if name is None or operation in _ALLOWED.get(name, frozenset()):
         return
+    from .api.errors import AwsError  # (the api package imports this module)
+
     raise AwsError(
         403,
         "AccessDeniedException",
