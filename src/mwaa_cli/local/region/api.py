@@ -145,13 +145,13 @@ def _routes(app: RegionApp) -> list[Route]:
         return JSONResponse(reply)
 
     async def tags(request: Request) -> Response:
-        body = await signed(request)
-        arn = request.path_params["arn"]
-        # an ARN the model's pattern refuses is a 400 ValidationException, as AWS answers it;
-        # a well-formed one of no environment here is a 404
         operation = {"GET": "ListTagsForResource", "POST": "TagResource"}.get(
             request.method, "UntagResource"
         )
+        arn = request.path_params["arn"]
+        body = await signed(request, operation, arn[:300])
+        # an ARN the model's pattern refuses is a 400 ValidationException, as AWS answers it;
+        # a well-formed one of no environment here is a 404
         others = tuple(m for m in model.input_shape(operation).members if m != "ResourceArn")
         model.check(operation, {"ResourceArn": arn}, skip=others)
         if request.method == "GET":
