@@ -69,6 +69,30 @@ async def api(request: Request) -> Response:
 
 
 EXECUTION_HITS: list[str] = []
+RUN_READS: dict[str, int] = {}  # run id -> reads of its record (the flaky DAG below)
+
+
+async def flaky_dag(request: Request) -> Response:
+    """DAG ``flaky``: its runs succeed on the 6th read of their record, and the 2nd to 4th
+    reads answer 504 (a busy API server), as on a loaded machine."""
+    if request.method == "POST":
+        run = f"r{len(RUN_READS) + 1}"
+        RUN_READS[run] = 0
+        return JSONResponse({"dag_run_id": run, "state": "queued"})
+    run = request.path_params.get("run")
+    if run is None:
+        return JSONResponse({"dag_id": "flaky", "is_paused": False})
+    if request.url.path.endswith("/taskInstances"):
+        done = RUN_READS.get(run, 0) >= 6
+        state = "success" if done else "running"
+        return JSONResponse({"task_instances": [{"task_id": "t", "state": state, "try_number": 1}],
+                             "total_entries": 1})  # fmt: skip
+    RUN_READS[run] = RUN_READS.get(run, 0) + 1
+    if 2 <= RUN_READS[run] <= 4:
+        return JSONResponse({"detail": "Gateway Timeout", "status": 504}, status_code=504)
+    return JSONResponse(
+        {"dag_run_id": run, "state": "success" if RUN_READS[run] >= 6 else "running"}
+    )
 
 
 async def execution(request: Request) -> Response:
@@ -86,6 +110,10 @@ app = Starlette(
     routes=[
         Route("/execution/{rest:path}", execution, methods=["GET", "POST", "PUT", "PATCH"]),
         Route("/auth/token", token, methods=["POST"]),
+        Route("/api/v2/dags/flaky", flaky_dag, methods=["GET"]),
+        Route("/api/v2/dags/flaky/dagRuns", flaky_dag, methods=["POST"]),
+        Route("/api/v2/dags/flaky/dagRuns/{run}", flaky_dag, methods=["GET"]),
+        Route("/api/v2/dags/flaky/dagRuns/{run}/taskInstances", flaky_dag, methods=["GET"]),
         Route("/api/{rest:path}", api, methods=["GET", "PUT", "POST", "PATCH", "DELETE"]),
         Route("/{rest:path}", ui, methods=["GET"]),
     ],

@@ -450,3 +450,45 @@ def test_role_keys_may_call_only_what_their_iam_policy_allows(policy_server):
     assert "airflow:InvokeRestApi" in denied(
         lambda: web.invoke_rest_api(Name="ptest", Path="/dags", Method="GET")
     )
+
+
+def _cli_env(url: str, tmp_path) -> dict:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MWAA_"))}
+    return env | {
+        "AWS_ENDPOINT_URL_MWAA": url,
+        "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": KEY.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": KEY.secret_access_key,
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+        "MWAA_ENV": "rtest",
+        "MWAA_AIRFLOW_VERSION": "3.3.1",
+        "MWAA_CLI_HOME": str(tmp_path / "home"),
+    }
+
+
+def test_trigger_wait_and_mwaa_wait_ride_out_504s(rest_server, tmp_path):
+    """A 504 while following a run is not the run's end: `mwaa trigger --wait` and `mwaa wait`
+    check again and report the run's real outcome (they used to give up on the first one)."""
+    import subprocess
+    import sys
+
+    env = _cli_env(rest_server, tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "mwaa_cli", "trigger", "flaky", "--wait", "--poll", "0.1"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "checking again" in done.stderr and "run r1: success" in done.stdout
+    run = "r2"
+    fake_airflow_api.RUN_READS[run] = 0
+    waited = subprocess.run(
+        [sys.executable, "-m", "mwaa_cli", "wait", "flaky", run, "--poll", "0.1", "--json"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert waited.returncode == 0, waited.stderr
+    assert json.loads(waited.stdout)["state"] == "success"
+    assert waited.stderr.count("checking again") == 3

@@ -22,6 +22,7 @@ COMMANDS = {
     "ui": "ui:ui",
     "trigger": "runs:trigger",
     "logs": "runs:logs",
+    "wait": "runs:wait",
     "shell": "shell:shell",
     "envs": "envs:envs",
     "env": "envs:env",

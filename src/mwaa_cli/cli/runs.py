@@ -99,28 +99,76 @@ def trigger(
             click.echo(json.dumps(record, indent=2) if as_json else run)
             return
         click.echo(f"{_stamp()}  triggered {dag_id} run {run}", err=as_json)
-        started = time.monotonic()
-        final: dict[str, Any] = {}
-        try:
-            for change in runs.follow(client.api, dag_id, run, poll=poll, timeout=wait_timeout):
-                if isinstance(change, dict):
-                    final = change
-                    break
-                where = change.task_id + (f"[{change.map_index}]" if change.map_index >= 0 else "")
-                state = change.state or "none"
-                attempt = f" (try {change.try_number})" if change.try_number > 1 else ""
-                click.echo(f"{_stamp()}  {where:<30} {state}{attempt}", err=as_json)
-        except TimeoutError as exc:
-            raise RequestTimeout(f"{exc}; it goes on running (mwaa logs {dag_id} {run})") from None
-        state = final.get("state")
-        elapsed = time.monotonic() - started
-        click.echo(f"{_stamp()}  run {run}: {state} ({elapsed:.0f} s)", err=as_json)
-        if state != "success":
-            _failed_tails(client, dag_id, run)
-        if as_json:
-            click.echo(json.dumps(final, indent=2))
-        if state != "success":
-            raise SystemExit(ExitStatus.COMMAND_FAILED)
+        _follow_run(client, dag_id, run, poll, wait_timeout, as_json)
+
+
+@click.command()
+@click.argument("dag_id")
+@click.argument("run_id")
+@click.option("--poll", default=2.0, show_default=True, help="seconds between checks")
+@click.option("--wait-timeout", type=float, help="give up waiting after this many seconds")
+@click.option("--json", "as_json", is_flag=True, help="print the run's final record as JSON")
+@connection_options
+def wait(
+    dag_id: str, run_id: str, poll: float, wait_timeout: float | None, as_json: bool, **connection
+) -> None:
+    """Follow run RUN_ID of DAG_ID until it ends, as `mwaa trigger --wait` does.
+
+    \b
+      mwaa wait hello_mwaa manual__2025-01-01T00:00:00+00:00
+
+    Exit status 0 when the run succeeded, 1 when it failed, 75 when --wait-timeout passed
+    first. A check that fails on the way (a 504, a restarting web server) is tried again."""
+    settings = one_env(connection)
+    with client_for(settings, connection) as client:
+        _follow_run(client, dag_id, run_id, poll, wait_timeout, as_json)
+
+
+def _transient(as_json: bool):
+    def say(exc: Exception) -> None:
+        click.echo(f"{_stamp()}  (no answer this time: {exc}; checking again)", err=True)
+
+    return say
+
+
+def _follow_run(
+    client, dag_id: str, run: str, poll: float, wait_timeout: float | None, as_json: bool
+) -> None:
+    """Task state changes until the run ends, its final state, failed tasks' log tails; the
+    exit status from the run's state."""
+    from ..client import runs
+
+    started = time.monotonic()
+    final: dict[str, Any] = {}
+    try:
+        for change in runs.follow(
+            client.api,
+            dag_id,
+            run,
+            poll=poll,
+            timeout=wait_timeout,
+            on_transient=_transient(as_json),
+        ):
+            if isinstance(change, dict):
+                final = change
+                break
+            where = change.task_id + (f"[{change.map_index}]" if change.map_index >= 0 else "")
+            state = change.state or "none"
+            attempt = f" (try {change.try_number})" if change.try_number > 1 else ""
+            click.echo(f"{_stamp()}  {where:<30} {state}{attempt}", err=as_json)
+    except TimeoutError as exc:
+        raise RequestTimeout(
+            f"{exc}; it goes on running (mwaa wait {dag_id} {run}, mwaa logs {dag_id} {run})"
+        ) from None
+    state = final.get("state")
+    elapsed = time.monotonic() - started
+    click.echo(f"{_stamp()}  run {run}: {state} ({elapsed:.0f} s)", err=as_json)
+    if state != "success":
+        _failed_tails(client, dag_id, run)
+    if as_json:
+        click.echo(json.dumps(final, indent=2))
+    if state != "success":
+        raise SystemExit(ExitStatus.COMMAND_FAILED)
 
 
 def _failed_tails(client, dag_id: str, run: str) -> None:
@@ -212,17 +260,25 @@ def logs(
             )
             _emit(lines, as_json)
             while follow and token:  # no token: Airflow has sent the whole log
-                state = runs.task_instances(client.api, dag_id, run_id)
+                state = runs.retrying(
+                    lambda: runs.task_instances(client.api, dag_id, run_id),
+                    poll=poll,
+                    on_transient=_transient(as_json),
+                )
                 done = next((t.get("state") for t in state if t["task_id"] == ti["task_id"]), None)
                 time.sleep(poll)
-                more, token = runs.log_chunk(
-                    client.api,
-                    dag_id,
-                    run_id,
-                    ti["task_id"],
-                    attempt,
-                    token,
-                    ti.get("map_index", -1),
+                more, token = runs.retrying(
+                    lambda ti=ti, token=token, attempt=attempt: runs.log_chunk(
+                        client.api,
+                        dag_id,
+                        run_id,
+                        ti["task_id"],
+                        attempt,
+                        token,
+                        ti.get("map_index", -1),
+                    ),
+                    poll=poll,
+                    on_transient=_transient(as_json),
                 )
                 _emit(more, as_json)
                 lines += more
@@ -240,7 +296,12 @@ def _started(client, dag_id: str, run_id: str, ti: dict, poll: float) -> dict:
     click.echo(f"mwaa: waiting for {ti['task_id']} to start …", err=True)
     while True:
         time.sleep(poll)
-        for now in runs.task_instances(client.api, dag_id, run_id):
+        found = runs.retrying(
+            lambda: runs.task_instances(client.api, dag_id, run_id),
+            poll=poll,
+            on_transient=_transient(False),
+        )
+        for now in found:
             same = now["task_id"] == ti["task_id"] and int(now.get("map_index", -1)) == int(
                 ti.get("map_index", -1)
             )

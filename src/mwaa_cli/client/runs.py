@@ -11,10 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from .rest import RestReply
+from ..errors import ConnectError, RequestTimeout, ServerBusy, ServerError
+from .rest import RestReply, RestServerError
 
 Api = Callable[..., RestReply]  # Client.api
 FINISHED_RUN = ("success", "failed")
+# what a poll may meet while the run goes on: a 5xx or 504 from Airflow or InvokeRestApi, a
+# busy or restarting web server, a dropped connection - read again, do not give up
+TRANSIENT = (RestServerError, RequestTimeout, ConnectError, ServerBusy, ServerError)
+PATIENCE = 600.0  # seconds of failed reads in a row tolerated without --wait-timeout
 FINISHED_TASK = ("success", "failed", "skipped", "upstream_failed", "removed")
 
 
@@ -81,25 +86,63 @@ def follow(
     poll: float = 2.0,
     timeout: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    on_transient: Callable[[Exception], None] = lambda exc: None,
 ) -> Iterator[TaskChange | dict]:
     """Task state changes of a run as they happen, then the finished run's record (a dict).
-    Raises TimeoutError after ``timeout`` seconds."""
+    A read that fails transiently (:data:`TRANSIENT`) is reported to ``on_transient`` and
+    tried again at the next poll; raises TimeoutError after ``timeout`` seconds, and the last
+    transient error once reads have failed for ``PATIENCE`` seconds in a row."""
     seen: dict[tuple[str, int], tuple[str | None, int]] = {}
     deadline = None if timeout is None else time.monotonic() + timeout
+    failing_since: float | None = None
     while True:
-        run = dag_run(api, dag_id, run_id)
-        for ti in task_instances(api, dag_id, run_id):
+        try:
+            run = dag_run(api, dag_id, run_id)
+            instances = task_instances(api, dag_id, run_id)
+        except TRANSIENT as exc:
+            now = time.monotonic()
+            failing_since = failing_since or now
+            if deadline is not None and now >= deadline:
+                raise TimeoutError(f"run {run_id}: no answer before {timeout:g} s ({exc})") from exc
+            if deadline is None and now - failing_since >= PATIENCE:
+                raise
+            on_transient(exc)
+            sleep(poll)
+            continue
+        failing_since = None
+        for ti in instances:
             key = (ti["task_id"], int(ti.get("map_index", -1)))
-            now = (ti.get("state"), int(ti.get("try_number") or 0))
-            if seen.get(key) != now:
-                seen[key] = now
-                yield TaskChange(key[0], key[1], now[0], now[1])
+            state = (ti.get("state"), int(ti.get("try_number") or 0))
+            if seen.get(key) != state:
+                seen[key] = state
+                yield TaskChange(key[0], key[1], state[0], state[1])
         if run.get("state") in FINISHED_RUN:
             yield run
             return
         if deadline is not None and time.monotonic() >= deadline:
             raise TimeoutError(f"run {run_id} still {run.get('state')} after {timeout:g} s")
         sleep(poll)
+
+
+def retrying(
+    call: Callable[[], Any],
+    *,
+    poll: float,
+    sleep: Callable[[float], None] = time.sleep,
+    on_transient: Callable[[Exception], None] = lambda exc: None,
+    patience: float = PATIENCE,
+) -> Any:
+    """``call()``, tried again after ``poll`` seconds while it fails transiently, for up to
+    ``patience`` seconds (then its last error)."""
+    started = time.monotonic()
+    while True:
+        try:
+            return call()
+        except TRANSIENT as exc:
+            if time.monotonic() - started >= patience:
+                raise
+            on_transient(exc)
+            sleep(poll)
 
 
 def log_chunk(
