@@ -624,7 +624,14 @@ def test_update_requirements_then_a_broken_one_rolls_back(region):
     env = region.wait("blue", {"AVAILABLE", "UPDATE_FAILED"})
     assert env["Status"] == "UPDATE_FAILED"
     assert env["LastUpdate"]["Status"] == "FAILED"
-    assert "requirements" in env["LastUpdate"]["Error"]["ErrorMessage"]
+    message = env["LastUpdate"]["Error"]["ErrorMessage"]
+    assert "requirements did not install: " in message
+    assert "rolled back: the environment runs its previous definition again" in message
+    assert "started without them" not in message  # it did not: it rolled back
+    failed_logs = list(
+        (region.root / "home" / "region" / "envs" / "blue").rglob("requirements-failed-*.log")
+    )
+    assert failed_logs, "the failed attempt's output is kept across the rollback"
     assert env["RequirementsS3ObjectVersion"] == region.versions["figlet"]  # the old one
     code, text = region.run_cli("blue", "tasks", "test", "figlet", "show", "2024-01-01")
     assert code == 0 and "FIGLET-OK" in text, text[-2000:]  # still serving the old

@@ -145,12 +145,19 @@ def test_a_broken_requirement_and_a_failing_startup_script(tmp_path):
         assert "FAILED        the startup script exited 3" in banner
         assert "FAILED        the requirements did not install" in banner
         assert "started without them, as MWAA does" in banner
+        # the resolver's own one-line reason, and this attempt's output kept on its own
+        assert "No solution found when resolving dependencies: Because " in banner
+        assert "this-package-does-not-exist-mwaa-cli was not found" in banner
         log = (local.home / "logs" / "requirements.log").read_text()
         assert "this-package-does-not-exist-mwaa-cli" in log
+        kept = list((local.home / "logs").glob("requirements-failed-*.log"))
+        assert len(kept) == 1 and str(kept[0]) in banner
+        assert "this-package-does-not-exist-mwaa-cli" in kept[0].read_text()
         update = mwaa_api(local).get_environment(Name="local")["Environment"]["LastUpdate"]
         assert update["Status"] == "FAILED"
         assert "startup script exited 3" in update["Error"]["ErrorMessage"]
         assert "requirements did not install" in update["Error"]["ErrorMessage"]
+        assert "was not found in the package registry" in update["Error"]["ErrorMessage"]
         probe = local.mwaa("run", "--", "tasks", "test", "startup_probe", "probe")
         text = probe.stdout.decode() + probe.stderr.decode()
         assert "PROBE before_exit=kept" in text and "PROBE after_exit=unset" in text

@@ -239,3 +239,30 @@ def test_env_file_mistakes_are_clear(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load(path)
+
+
+def test_a_failed_install_is_summed_up_by_uvs_own_reason():
+    from mwaa_cli.local.airflow.requirements import failure_cause
+
+    piped = (
+        "Using Python 3.11.7 environment at: venv\n"
+        "error: No solution found when resolving dependencies\n"
+        "  cause: Because pyfiglet==99 was not found in the package registry and you require "
+        "pyfiglet==99, we can conclude that your requirements are unsatisfiable.\n"
+    )
+    assert failure_cause(piped) == (
+        "No solution found when resolving dependencies: Because pyfiglet==99 was not found in "
+        "the package registry and you require pyfiglet==99, we can conclude that your "
+        "requirements are unsatisfiable."
+    )
+    terminal = (
+        "  \u00d7 No solution found when resolving dependencies:\n  ╰─▶ Because x==1 fails.\n"
+    )
+    assert (
+        failure_cause(terminal)
+        == "No solution found when resolving dependencies: Because x==1 fails."
+    )
+    assert (
+        failure_cause("error: Failed to build `broken==1.0`\n") == "Failed to build `broken==1.0`"
+    )
+    assert failure_cause("") == "no output"

@@ -18,6 +18,9 @@ from .airflow import config_options, plugins, requirements, startup
 from .airflow.home import AirflowHome
 from .airflow.runtime import Runtime, ensure
 
+# what a failed requirements install adds to its message when the environment goes on
+STARTED_WITHOUT = "; the environment started without them, as MWAA does"
+
 
 @dataclass
 class Spec:
@@ -106,8 +109,7 @@ def assemble(
             )
         else:
             done.problems.append(
-                f"the requirements did not install ({result.summary}); the environment "
-                "started without them, as MWAA does"
+                f"the requirements did not install: {result.summary}{STARTED_WITHOUT}"
             )
     if env_options:
         done.notes.append(

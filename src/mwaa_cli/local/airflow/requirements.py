@@ -145,6 +145,33 @@ def clone(runtime: Runtime, target: Path) -> Layer:
     return Layer(target, runtime)
 
 
+_CROSS = "\u00d7"  # uv marks an error with a multiplication sign
+
+
+def failure_cause(output: str) -> str:
+    """The installer's one-line reason in uv's output: its ``error:`` line with the deepest
+    ``cause:`` (``╰─▶ Because …`` on a terminal), else the last line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    error = next(
+        (
+            line.removeprefix("error:").lstrip(_CROSS).strip().rstrip(":")
+            for line in reversed(lines)
+            if line.startswith(("error:", _CROSS))
+        ),
+        None,
+    )
+    causes = [
+        line.split(":", 1)[1].strip() if line.startswith("cause:") else line[3:].strip()
+        for line in lines
+        if line.startswith(("cause:", "╰─▶"))
+    ]
+    if error and causes:
+        return f"{error}: {causes[-1]}"[:500]
+    return (error or (causes[-1] if causes else None) or (lines[-1] if lines else "no output"))[
+        :500
+    ]
+
+
 def install(
     requirements: Path, runtime: Runtime, target: Path, log: Path, extra_env: dict | None = None
 ) -> InstallResult:
@@ -178,6 +205,8 @@ def install(
         )
         argv += ["--constraint", str(runtime.version.pins)]
     env = dict(os.environ, **(extra_env or {}))
+    log.parent.mkdir(parents=True, exist_ok=True)
+    before = log.stat().st_size if log.exists() else 0
     with open(log, "a") as out:
         for note in notes:
             out.write(f"WARNING: {note}\n")
@@ -195,11 +224,17 @@ def install(
     seconds = time.monotonic() - started
     if code != 0:
         shutil.rmtree(target, ignore_errors=True)
+        with open(log, "rb") as whole:
+            whole.seek(before)
+            attempt = whole.read().decode("utf-8", "replace")
+        # this attempt's output, kept apart: a later start (a rollback's) appends to the log
+        kept = log.with_name(f"requirements-failed-{time.strftime('%Y%m%d-%H%M%S')}.log")
+        kept.write_text(attempt)
         return InstallResult(
             False,
             None,
-            log,
-            f"pip installation exited with a non-zero error code ({code}): see {log}",
+            kept,
+            f"{failure_cause(attempt)} (pip exited {code}; its whole output: {kept})",
             seconds,
         )
     stamp.write_text(digest)

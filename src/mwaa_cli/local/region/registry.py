@@ -23,6 +23,7 @@ from ...errors import ConfigError
 from ..airflow.config_options import to_environ
 from ..airflow.versions import DEFAULT
 from ..api.errors import AwsError
+from ..environment import STARTED_WITHOUT
 from . import model
 from .children import Child, Launch, Outcome, stop_leftover
 from .sources import Buckets, SourceError
@@ -354,7 +355,13 @@ class Registry:
         if self.stopping.is_set():
             return
         status = "UPDATE_FAILED" if back.ok else "UNAVAILABLE"
-        self._finish(record, status, outcome.error or "the update failed")
+        why = (outcome.error or "the update failed").replace(STARTED_WITHOUT, "")
+        self._finish(
+            record,
+            status,
+            f"{why}; rolled back: the environment "
+            + ("runs its previous definition again" if back.ok else "did not come back either"),
+        )
 
     def _delete(self, record: Record) -> None:
         self.say(f"{record.name}: DELETING")
