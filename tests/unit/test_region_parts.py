@@ -373,3 +373,59 @@ def test_a_folder_bucket_is_never_left_whatever_the_dag_path(tmp_path):
         with pytest.raises(SourceError) as caught:
             bucket.fetch(key, tmp_path / "x")
         assert str(outside) not in str(caught.value)
+
+
+def test_a_bucket_that_never_answers_holds_up_no_other_environment(tmp_path, monkeypatch):
+    """One environment's DAG sync hanging on an S3 endpoint that accepts and never answers
+    must not delay another environment's crash restart (the watcher did both in one loop:
+    3 min 46 s of a dead environment reported AVAILABLE), nor report it AVAILABLE."""
+    import socket
+    import subprocess
+    import threading
+
+    from mwaa_cli.local.region.children import Child, Launch
+    from mwaa_cli.local.region.registry import Record, Registry
+
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(16)  # accepts, never reads or answers
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{hole.getsockname()[1]}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    said: list[str] = []
+    registry = Registry(tmp_path, "us-east-1", Buckets(), said.append, dag_sync_interval=0.2)
+    for name, bucket in (("slow", "slow-bucket"), ("ok", "ok-bucket")):
+        registry.records[name] = Record(
+            name,
+            {"SourceBucketArn": f"arn:aws:s3:::{bucket}", "DagS3Path": "dags"},
+            "AVAILABLE",
+            0.0,
+            0,
+        )
+        (tmp_path / "envs" / name).mkdir(parents=True)
+    (tmp_path / "buckets" / "ok-bucket" / "dags").mkdir(parents=True)
+    registry.buckets.folders["ok-bucket"] = tmp_path / "buckets" / "ok-bucket"
+    server = subprocess.Popen(["sleep", "600"])  # the "ok" environment's server
+    child = Child(Launch("ok", tmp_path, tmp_path, 1, "us-east-1", "3.3.1"), tmp_path / "log")
+    child.proc = server
+    registry.children["ok"] = child
+    restarted = threading.Event()
+    monkeypatch.setattr(registry, "_restore", lambda record: restarted.set())
+    watcher = threading.Thread(target=registry.watch, daemon=True)
+    watcher.start()
+    try:
+        deadline = time.monotonic() + 10
+        while "slow" not in registry.syncing:  # the slow bucket's sync has started and hangs
+            assert time.monotonic() < deadline, said
+            time.sleep(0.05)
+        server.kill()
+        server.wait()
+        assert registry.status(registry.records["ok"]) != "AVAILABLE"  # dead: not AVAILABLE
+        killed = time.monotonic()
+        assert restarted.wait(10), said
+        assert time.monotonic() - killed < 5  # not behind the hanging sync
+        assert "slow" in registry.syncing  # which is still hanging on its own
+    finally:
+        registry.stopping.set()
+        hole.close()
+        watcher.join(5)

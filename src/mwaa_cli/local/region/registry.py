@@ -74,6 +74,8 @@ class Registry:
         self.busy: dict[str, threading.Thread] = {}
         self.restoring: set[str] = set()
         self.synced: dict[str, dict[str, str]] = {}  # name -> DAG key -> fingerprint
+        self.syncing: set[str] = set()  # environments whose DAG sync runs now
+        self.last_sync: dict[str, float] = {}  # name -> when its last sync started
         self.lock = threading.RLock()
         self.stopping = threading.Event()
         make_private_dir(self.root)
@@ -119,7 +121,12 @@ class Registry:
         return record
 
     def status(self, record: Record) -> str:
-        return "MAINTENANCE" if record.name in self.restoring else record.status
+        if record.name in self.restoring:
+            return "MAINTENANCE"
+        child = self.children.get(record.name)
+        if record.status == "AVAILABLE" and child is not None and not child.alive():
+            return "MAINTENANCE"  # its server died: never AVAILABLE until it is back
+        return record.status
 
     def serving_port(self, name: str) -> int:
         """The port of a serving environment's web server (for tokens and REST calls)."""
@@ -517,13 +524,10 @@ class Registry:
             self.say(f"{name}: DAGs synced ({result.changed} changed, {result.removed} removed)")
 
     def watch(self) -> None:
-        """Every few seconds: restart an environment whose server died; every
-        ``dag_sync_interval``: sync the DAGs of serving environments from their buckets."""
-        last_sync = time.monotonic()
+        """Every second: restart an environment whose server died (never behind a sync);
+        every ``dag_sync_interval`` per environment: sync its DAGs in a thread of its own,
+        so that one slow or unreachable bucket holds up nothing but its own next sync."""
         while not self.stopping.wait(1.0):
-            sync = time.monotonic() - last_sync >= self.dag_sync_interval
-            if sync:
-                last_sync = time.monotonic()
             for name in self.names():
                 with self.lock:
                     record = self.records.get(name)
@@ -536,11 +540,30 @@ class Registry:
                     self.restoring.add(name)
                     self._run(name, lambda record=record: self._restore(record))
                     continue
-                if sync:
-                    try:
-                        self._sync_dags(name, record.definition)
-                    except (SourceError, OSError) as exc:
-                        self.say(f"{name}: DAG sync failed: {exc}")
+                self._sync_when_due(name, record.definition)
+
+    def _sync_when_due(self, name: str, definition: dict) -> None:
+        now = time.monotonic()
+        with self.lock:
+            due = now - self.last_sync.get(name, now) >= self.dag_sync_interval
+            self.last_sync.setdefault(name, now)
+            if not due or name in self.syncing:
+                return
+            self.syncing.add(name)
+            self.last_sync[name] = now
+
+        def sync() -> None:
+            try:
+                self._sync_dags(name, definition)
+            except (SourceError, OSError) as exc:
+                self.say(f"{name}: DAG sync failed: {exc}")
+            except Exception as exc:  # botocore's, say: logged, the next sync tries again
+                self.say(f"{name}: DAG sync failed: {type(exc).__name__}: {exc}")
+            finally:
+                with self.lock:
+                    self.syncing.discard(name)
+
+        threading.Thread(target=sync, name=f"sync-{name}", daemon=True).start()
 
 
 def _check_options(definition: dict) -> None:

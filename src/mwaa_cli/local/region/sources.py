@@ -213,6 +213,11 @@ class Buckets:
                 self._client = session.client(
                     "s3",
                     region_name=session.region_name or self.region,
-                    config=Config(retries={"max_attempts": 3, "mode": "standard"}),
+                    # a bucket that does not answer must not hold its sync for long
+                    config=Config(
+                        retries={"max_attempts": 3, "mode": "standard"},
+                        connect_timeout=5,
+                        read_timeout=30,
+                    ),
                 )
             return self._client
