@@ -11,6 +11,7 @@ import time
 import pytest
 
 from .conftest import (
+    BIN,
     alive,
     component_pid,
     descendants,
@@ -140,3 +141,38 @@ def test_a_stopped_environment_is_named_with_how_to_start_it(second):
     text = doctor.stdout.decode() + doctor.stderr.decode()
     assert "the local environment 'local' is not running" in text, text
     assert "mwaa local serve --name local" in text and "STS" not in text
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "stdin closed"])
+def test_a_stop_during_the_start_leaves_no_startup_script_running(tmp_path, how):
+    """`mwaa local down` (SIGTERM) or the region dying (its pipe on stdin closes) while the
+    startup script runs: the script and what it started end with the server."""
+    import subprocess
+
+    pidfile = tmp_path / "sleep.pid"
+    script = tmp_path / "startup.sh"
+    script.write_text(f"sleep 300 &\necho $! > {pidfile}\nwait\n")
+    env = dict(
+        os.environ,
+        MWAA_CLI_HOME=str(tmp_path / "state"),
+        AWS_CONFIG_FILE=str(tmp_path / "aws" / "config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "aws" / "credentials"),
+    )
+    proc = subprocess.Popen(
+        [str(BIN / "mwaa"), "local", "serve", "--port", "0", "--no-scheduler",
+         "--startup-script", str(script), "--exit-with-stdin"],
+        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 120, "no script")
+        sleeper = int(pidfile.read_text())
+        assert alive(sleeper)
+        if how == "SIGTERM":
+            proc.send_signal(signal.SIGTERM)
+        else:
+            proc.stdin.close()
+        proc.wait(60)
+        wait_until(lambda: not alive(sleeper), 10, "the startup script outlived the server")
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -199,6 +199,10 @@ def bind_or_explain(host: str, port: int) -> socket.socket:
 def serve(opts: ServeOptions, state_dir: Path) -> int:
     """Run the local environment in the foreground until Ctrl-C / SIGTERM."""
     spec = opts.spec()
+    # until the banner, SIGTERM (mwaa local down, a region stopping this environment) is an
+    # interrupt: what runs then - uv, the startup script, airflow db migrate - is killed
+    # with its whole process group (local/owned.py) instead of running on
+    signal.signal(signal.SIGTERM, _interrupt)
     if opts.exit_with_stdin:
         _stop_when_stdin_closes()
     root = (opts.home or state_dir / "local" / opts.name).resolve()
@@ -347,6 +351,10 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     return 0
 
 
+def _interrupt(signum, _frame) -> None:
+    raise KeyboardInterrupt
+
+
 def _wait_for_components(
     readiness: Readiness | None,
     log_dir: Path,
@@ -357,10 +365,7 @@ def _wait_for_components(
     """Until every component answers (ready means ready); on a component that does not come
     up, or a Ctrl-C / SIGTERM meanwhile, stop what was started and say why."""
 
-    def interrupted(signum, _frame) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupted)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         waited = wait_until_ready(readiness, log_dir, limit, lambda: supervisor.given_up)
         if readiness is not None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..._files import make_private_dir, write_private
+from .. import owned
 from .flavour import UI_USERS, Flavour, Ports, for_major
 from .runtime import Runtime
 
@@ -251,26 +252,26 @@ class AirflowHome:
 
     def run_airflow(self, *argv: str) -> tuple[int, str]:
         """A cold ``airflow ARGV`` with this home's settings: (exit code, stdout+stderr)."""
-        done = subprocess.run(
+        done = owned.run(
             [*self.airflow, *argv],
             env=self.environ(),
             stdin=subprocess.DEVNULL,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            check=False,
         )
         return done.returncode, done.stdout + done.stderr
 
     def run_python(self, code: str, stdin: str = "") -> tuple[int, str]:
         """The installation's Python running ``code`` with this home's settings, ``stdin``
         on its standard input (secrets go there, never into argv)."""
-        done = subprocess.run(
+        done = owned.run(
             [str(self.python), "-c", code],
             env=self.environ(),
             input=stdin,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            check=False,
         )
         return done.returncode, done.stdout + done.stderr
 

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import owned
 from .runtime import Runtime, _uv
 
 CONSTRAINT_LINE = re.compile(r"-c |--constraint ")  # MWAA's regex, on any line
@@ -213,7 +214,7 @@ def install(
         out.write(f"$ {' '.join(argv)}\n")
         out.flush()
         try:
-            done = subprocess.run(
+            done = owned.run(
                 argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
                 timeout=MAX_INSTALL,
             )  # fmt: skip

@@ -264,15 +264,18 @@ def _create(runtime: Runtime, say: Callable[[str], None]) -> None:
 
 def _run_logged(argv: list[str], out, on_line: Callable[[str], None]) -> int:
     """Run ``argv``, its output into ``out`` line by line (each also given to ``on_line``)."""
-    proc = subprocess.Popen(
+    from .. import owned
+
+    proc = owned.popen(
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     assert proc.stdout is not None
-    for line in proc.stdout:
-        out.write(line)
-        out.flush()
-        on_line(line.rstrip())
-    return proc.wait()
+    with owned.owned(proc):  # Ctrl-C or a stop: uv and what it started go too
+        for line in proc.stdout:
+            out.write(line)
+            out.flush()
+            on_line(line.rstrip())
+        return proc.wait()
 
 
 def _progress(progress: ProgressLine, version: str, line: str) -> None:

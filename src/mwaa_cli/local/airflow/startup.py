@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import owned
+
 MAX_RUN = 5 * 60
 # variables a startup script cannot change: MWAA restores them (its user guide's list and
 # the ones its image protects in code)
@@ -90,26 +92,26 @@ def run(
         with open(log, "ab") as out:
             out.write(f"--- startup script {script} for {component}\n".encode())
             out.flush()
-            proc = subprocess.Popen(
+            proc = owned.popen(
                 ["bash", "-c", _WRAPPER],
                 env=env,
                 cwd=script.parent,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
             )
             timed_out = False
-            try:
-                code = proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                os.killpg(proc.pid, 15)
+            with owned.owned(proc):  # a stop meanwhile ends the script and its children
                 try:
-                    code = proc.wait(5)
+                    code = proc.wait(timeout)
                 except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, 9)
-                    code = proc.wait()
+                    timed_out = True
+                    os.killpg(proc.pid, 15)
+                    try:
+                        code = proc.wait(5)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(proc.pid, 9)
+                        code = proc.wait()
             seconds = time.monotonic() - started
             out.write(
                 f"--- exit {code}{' (timed out)' if timed_out else ''}, {seconds:.1f} s\n".encode()
