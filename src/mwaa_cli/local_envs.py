@@ -49,8 +49,8 @@ class LocalEnvironment:
 
 
 def _locked(lock: Path) -> bool:
-    try:
-        fh = open(lock, "a+")  # noqa: SIM115
+    try:  # read-only: asking never creates the file
+        fh = open(lock)  # noqa: SIM115
     except OSError:
         return False
     with fh:

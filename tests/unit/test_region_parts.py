@@ -429,3 +429,20 @@ def test_a_bucket_that_never_answers_holds_up_no_other_environment(tmp_path, mon
         registry.stopping.set()
         hole.close()
         watcher.join(5)
+
+
+def test_asking_whether_a_home_is_locked_never_creates_its_lock_file(tmp_path):
+    """Status polling during a delete used to re-create serve.lock in the deleted home."""
+    import fcntl
+
+    from mwaa_cli.local.region.children import is_locked
+    from mwaa_cli.local_envs import find
+
+    home = tmp_path / "home"
+    home.mkdir()
+    assert not is_locked(home) and not (home / "serve.lock").exists()
+    assert find("nope") is None
+    with open(home / "serve.lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert is_locked(home)  # a read-only look still sees the holder's lock
+    assert not is_locked(home)

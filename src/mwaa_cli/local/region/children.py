@@ -88,8 +88,8 @@ def owner_record(home: Path) -> dict:
 
 
 def is_locked(home: Path) -> bool:
-    try:
-        fh = open(LocalLayout(home).owner, "a+")  # noqa: SIM115
+    try:  # read-only: asking never creates the file (a deleted home stays deleted)
+        fh = open(LocalLayout(home).owner)  # noqa: SIM115
     except OSError:
         return False
     with fh:
