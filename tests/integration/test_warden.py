@@ -104,3 +104,32 @@ def test_nothing_outlives_a_server_killed_with_sigkill(tmp_path):
     server.kill()
     server.wait()
     wait_for(lambda: not [p for p in everything if alive(p)], timeout=5)
+
+
+IN_GROUP = "sleep 304 & (trap '' TERM; sleep 305) & wait"  # workers in the leader's group
+
+
+def test_a_warden_killed_with_sigkill_is_replaced_and_its_components_run_again(tmp_path):
+    """kill -9 of the warden: its components die with it (PDEATHSIG), their workers are
+    killed by process group, and a new warden starts every component again."""
+    said: list[str] = []
+    sup = Supervisor(["sh", "-c"], dict(os.environ), tmp_path, report=said.append)
+    try:
+        sup.start({"family": [IN_GROUP], "solo": ["sleep 306"]})
+        wait_for(
+            lambda: sup.components.get("family") and len(descendants(sup.components["family"])) >= 2
+        )
+        wait_for(lambda: sup.components.get("solo"))
+        old_warden = sup.warden_pid
+        workers = descendants(sup.components["family"])
+        old = dict(sup.components)
+        os.kill(old_warden, signal.SIGKILL)
+        wait_for(lambda: sup.warden_pid not in (None, old_warden), timeout=15)
+        wait_for(lambda: all(sup.components.get(n) not in (0, old[n]) for n in old), timeout=15)
+        wait_for(lambda: not [p for p in workers if alive(p)], timeout=10)
+        assert sup.warden_restarts == 1
+        assert any("the warden exited" in line for line in said), said
+        assert all(alive(pid) for pid in sup.components.values())
+    finally:
+        report = sup.stop()
+    assert set(report.stopped) == {"family", "solo"}

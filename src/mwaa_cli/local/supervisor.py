@@ -9,6 +9,8 @@ sends the warden what to run and reports what the warden says.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -47,6 +49,9 @@ class Supervisor:
     _stopped: threading.Event = field(default_factory=threading.Event)
     _stop_report: StopReport | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _started: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
+    _stopping: bool = False
+    warden_restarts: int = 0
 
     def _ensure_warden(self) -> subprocess.Popen:
         if self._proc is None:
@@ -80,25 +85,63 @@ class Supervisor:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name, argv in commands.items():
             self.components[name] = 0
-            self._send(
-                {
-                    "op": "start",
-                    "name": name,
-                    "argv": [*self.airflow, *argv],
-                    "env": dict(environ(name) if environ else self.env),
-                    "log": str(self.log_dir / f"{name}.log"),
-                }
+            self._started[name] = (
+                [*self.airflow, *argv],
+                dict(environ(name) if environ else self.env),
             )
+            self._start_one(name)
+
+    def _start_one(self, name: str) -> None:
+        argv, env = self._started[name]
+        self._send(
+            {
+                "op": "start",
+                "name": name,
+                "argv": argv,
+                "env": env,
+                "log": str(self.log_dir / f"{name}.log"),
+            }
+        )
 
     def _read(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
-        for line in self._proc.stdout:
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        for line in proc.stdout:
             try:
                 event = json.loads(line)
             except ValueError:
                 continue
             self._on(event)
-        self._stopped.set()
+        if self._stopping:
+            self._stopped.set()
+            return
+        self._warden_lost(proc)
+
+    def _warden_lost(self, proc: subprocess.Popen) -> None:
+        """The warden died (kill -9, OOM) while the server runs: its components died with
+        it, what they left behind (LocalExecutor workers) is killed by process group, and a
+        new warden starts them all again."""
+        proc.wait()
+        leaders = [pid for pid in self.components.values() if pid]
+        for pid in leaders:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.warden_restarts += 1
+        self.report(
+            f"the warden exited ({proc.returncode}); its components' leftovers were killed, "
+            f"starting {', '.join(self._started) or 'nothing'} again (log: "
+            f"{self.log_dir / 'warden.log'})"
+        )
+        with self._lock:
+            self._proc = None
+        if self._stopping:
+            self._stopped.set()
+            return
+        for name in self._started:
+            self.components[name] = 0
+            self._start_one(name)
 
     def _on(self, event: dict) -> None:
         kind, name = event.get("event"), event.get("name", "")
@@ -129,6 +172,7 @@ class Supervisor:
     def stop(self, grace: float = 1.0) -> StopReport:
         """SIGTERM every component at once, SIGKILL what is left after ``grace`` seconds
         (process groups and leftovers included); wait for the warden to finish."""
+        self._stopping = True
         if self._proc is None:
             return StopReport({}, 0, 0.0)
         try:
