@@ -79,3 +79,14 @@ def decode_reply(body: bytes) -> CliReply:
 def is_valid_env_name(name: str) -> bool:
     """MWAA's environment name rule: 1-80 chars, ``[a-zA-Z][0-9a-zA-Z-_]*``."""
     return ENV_NAME_RE.fullmatch(name) is not None
+
+
+UI_DOMAIN = "mwaa.localhost"  # RFC 6761: browsers resolve *.localhost to loopback
+
+
+def ui_host(name: str, port: int) -> str:
+    """A local environment's host name for browsers, ``NAME-PORT.mwaa.localhost``: cookies
+    are scoped by host, not port, so each environment needs a name of its own for its login
+    sessions to stay its own (scripts keep 127.0.0.1:PORT, which every resolver knows)."""
+    label = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:40] or "env"
+    return f"{label}-{port}.{UI_DOMAIN}"

@@ -333,3 +333,47 @@ def test_logs_follow_a_running_task(flow_env):
     # it ended because the task did: the run is past say_hello
     state = flow_env.mwaa("run", "--", "tasks", "state", "hello_mwaa", "say_hello", run, check=True)
     assert b"success" in state.stdout
+
+
+def test_login_cookies_never_cross_environments(local_env, flow_env, monkeypatch):
+    """Browsers scope cookies by host, not port: two environments on 127.0.0.1 would share
+    every login cookie. `mwaa ui` opens each environment on a host name of its own
+    (NAME-PORT.mwaa.localhost, which browsers resolve to loopback; the certificate covers
+    it), so a browser's cookie jar keeps each environment's session to itself."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if flow_env is local_env:
+        pytest.skip("needs a second environment: the Airflow 2 one")
+    real = socket.getaddrinfo
+
+    def browser_resolver(host, *args, **kwargs):  # RFC 6761, as browsers resolve it
+        if isinstance(host, str) and host.endswith(".mwaa.localhost"):
+            host = "127.0.0.1"
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", browser_resolver)
+    urls = {}
+    for env in (local_env, flow_env):
+        out = env.mwaa("ui", "--print", check=True).stdout.decode().strip()
+        parts = urlsplit(out)
+        assert parts.hostname == f"local-{env.port}.mwaa.localhost", out
+        urls[env.port] = out
+    browser = requests.Session()  # one cookie jar, as a browser has
+    browser.trust_env = False
+    a, b = local_env, flow_env
+    a_url = urlsplit(urls[a.port])
+    page = browser.get(urls[a.port].split("#")[0], verify=a.ca_bundle, timeout=30)
+    assert page.status_code == 200  # the certificate covers the host name
+    login = browser.post(
+        f"https://{a_url.netloc}/pluginsv2/aws_mwaa/login",
+        data={"token": a_url.fragment},
+        verify=a.ca_bundle,
+        timeout=30,
+    )
+    login.raise_for_status()
+    assert {c.domain for c in browser.cookies} == {f"local-{a.port}.mwaa.localhost"}
+    to_b = browser.get(f"https://local-{b.port}.mwaa.localhost:{b.port}/health", verify=b.ca_bundle)
+    assert to_b.status_code == 200 and "cookie" not in {k.lower() for k in to_b.request.headers}
+    to_a = browser.get(f"https://{a_url.netloc}/health", verify=a.ca_bundle)
+    assert "_token=" in to_a.request.headers.get("cookie", "")

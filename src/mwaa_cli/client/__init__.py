@@ -27,7 +27,7 @@ from ..errors import (
     ServerBusy,
 )
 from ..settings import DEFAULT_BUSY_TIMEOUT, DEFAULT_TIMEOUT
-from ..wire import CLI_PATH, encode_command, is_valid_env_name
+from ..wire import CLI_PATH, encode_command, is_valid_env_name, ui_host
 from .control_plane import ControlPlane
 from .rest import RestApiError, RestClientError, RestReply, RestServerError
 from .results import Prepared, Preview, Result
@@ -209,6 +209,13 @@ class Client:
         reply = self._env_call("create_web_login_token", "WebServerHostname", "WebToken")
         host, token = reply["WebServerHostname"], reply["WebToken"]
         base = self.cli_url(host)[: -len(CLI_PATH)]  # the web server, with its scheme
+        from .transport import is_loopback
+
+        parts = urlsplit(base)
+        if parts.port and is_loopback(parts.hostname or "") and parts.scheme == "https":
+            # a local environment: a host name of its own for the browser, so that its login
+            # cookies are never sent to another environment on this machine
+            base = f"https://{ui_host(self.env or 'local', parts.port)}:{parts.port}"
         return f"{base}/aws_mwaa/aws-console-sso?login=true#{token}"
 
     def environments(self) -> list[dict]:

@@ -22,6 +22,17 @@ class Banner:
     built: Any = None  # environment.Assembled
 
 
+def _browser_url(endpoint: str, name: str) -> str:
+    from urllib.parse import urlsplit
+
+    from ..wire import ui_host
+
+    parts = urlsplit(endpoint)
+    if parts.scheme != "https" or not parts.port:
+        return f"{endpoint}/"
+    return f"https://{ui_host(name, parts.port)}:{parts.port}/"
+
+
 def render_banner(b: Banner, components: list[str]) -> str:
     opts, info = b.opts, b.info
     lines = [
@@ -35,6 +46,8 @@ def render_banner(b: Banner, components: list[str]) -> str:
             f"http://{info.airflow_ui_url}, loopback only)",
             f"                log in with `mwaa ui`, or as 'admin' with the password in "
             f"{b.home.passwords_path} (0600)",
+            f"                in a browser: {_browser_url(b.endpoint, info.name)}  (a host name of "
+            "its own: its login cookies stay its own)",
             f"  components    {', '.join(components)}",
         ]
     else:

@@ -25,7 +25,7 @@ from .._files import write_private
 CA_DAYS = 3650
 SERVER_DAYS = 397  # what browsers accept for a leaf certificate
 RENEW_BEFORE = dt.timedelta(days=30)
-DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1")
+DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1", "*.mwaa.localhost")
 
 
 @dataclass(frozen=True)
