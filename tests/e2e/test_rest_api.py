@@ -377,3 +377,37 @@ def test_login_cookies_never_cross_environments(local_env, flow_env, monkeypatch
     assert to_b.status_code == 200 and "cookie" not in {k.lower() for k in to_b.request.headers}
     to_a = browser.get(f"https://{a_url.netloc}/health", verify=a.ca_bundle)
     assert "_token=" in to_a.request.headers.get("cookie", "")
+
+
+def test_sdks_that_inject_host_prefixes_reach_the_environment(flow_env, monkeypatch):
+    """Go SDK v2 and terraform put `api.`/`env.` before the endpoint's host and cannot turn
+    it off: with the endpoint https://localhost:PORT those are api.localhost and
+    env.localhost - loopback to resolvers that follow RFC 6761 (Go's, systemd's; simulated
+    here) - and the certificate covers them. botocore with injection on stands in for them."""
+    import socket
+
+    real = socket.getaddrinfo
+    asked: set[str] = set()
+
+    def rfc6761(host, *args, **kwargs):
+        if isinstance(host, str) and host.endswith(".localhost"):
+            asked.add(host)
+            host = "127.0.0.1"
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rfc6761)
+    client = boto3.client(
+        "mwaa",
+        endpoint_url=f"https://localhost:{flow_env.port}",
+        region_name="us-east-1",
+        aws_access_key_id=flow_env.key["AccessKeyId"],
+        aws_secret_access_key=flow_env.key["SecretAccessKey"],
+        verify=flow_env.ca_bundle,
+        config=Config(inject_host_prefix=True, retries={"max_attempts": 1}),
+    )
+    assert client.list_environments()["Environments"] == ["local"]
+    assert client.get_environment(Name="local")["Environment"]["Status"] == "AVAILABLE"
+    assert client.create_cli_token(Name="local")["CliToken"]
+    reply = client.invoke_rest_api(Name="local", Path="/dags", Method="GET")
+    assert reply["RestApiStatusCode"] == 200
+    assert {"api.localhost", "env.localhost"} <= asked  # the prefixes really were used

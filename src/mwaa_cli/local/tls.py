@@ -25,7 +25,11 @@ from .._files import write_private
 CA_DAYS = 3650
 SERVER_DAYS = 397  # what browsers accept for a leaf certificate
 RENEW_BEFORE = dt.timedelta(days=30)
-DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1", "*.mwaa.localhost")
+# api. and env.: the host prefixes SDKs put before the endpoint (botocore, Go SDK v2,
+# terraform) when it is https://localhost:PORT
+DEFAULT_HOSTS = (
+    "localhost", "127.0.0.1", "::1", "*.mwaa.localhost", "api.localhost", "env.localhost",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
