@@ -176,3 +176,45 @@ def test_a_stop_during_the_start_leaves_no_startup_script_running(tmp_path, how)
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_serve_in_the_background_with_status_logs_and_stop(tmp_path):
+    """`mwaa local serve --background` returns once every component answers; `mwaa local
+    status`, `logs` and `stop` know it as they know the region's environments."""
+    import json
+    import subprocess
+
+    env = dict(
+        os.environ,
+        MWAA_CLI_HOME=str(tmp_path / "state"),
+        AWS_CONFIG_FILE=str(tmp_path / "aws" / "config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "aws" / "credentials"),
+    )
+
+    def mwaa(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(BIN / "mwaa"), *args], env=env, capture_output=True, text=True, timeout=timeout
+        )
+
+    started = mwaa(
+        "local", "serve", "--background", "--name", "bg", "--port", "0", "--no-scheduler"
+    )
+    assert started.returncode == 0, started.stderr
+    assert "mwaa local environment 'bg' is up" in started.stdout
+    assert "`mwaa local stop bg` stops it" in started.stdout
+    status = json.loads(mwaa("local", "status", "--json").stdout)
+    [bg] = [e for e in status["serve"] if e["name"] == "bg"]
+    assert bg["running"] and bg["ready"] and bg["endpoint"].startswith("https://127.0.0.1:")
+    assert alive(bg["pid"])
+    ran = mwaa("run", "--env", "bg", "--", "version")
+    assert ran.returncode == 0, ran.stderr
+    logs = mwaa("local", "logs", "bg")
+    assert logs.returncode == 0 and "is up - Apache Airflow" in logs.stdout
+    table = mwaa("local", "status").stdout
+    assert "bg" in table and "serving" in table
+    stopped = mwaa("local", "stop", "bg")
+    assert stopped.returncode == 0 and f"stopped 'bg' (pid {bg['pid']})" in stopped.stdout
+    wait_until(lambda: not alive(bg["pid"]), 30, "the server outlived stop")
+    after = json.loads(mwaa("local", "status", "--json").stdout)
+    assert [e["running"] for e in after["serve"] if e["name"] == "bg"] == [False]
+    assert "'bg' is not running" in mwaa("local", "stop", "bg").stdout

@@ -171,9 +171,18 @@ def local() -> None:
     show_default=True,
     help="seconds every Airflow component gets to answer before the start fails",
 )
+@click.option(
+    "--background",
+    is_flag=True,
+    help="run detached (output in HOME/serve.log); return once every component answers",
+)
 @click.option("--exit-with-stdin", is_flag=True, hidden=True)  # a region's child
 def serve(**opts) -> None:
-    """Start a local environment in the foreground; Ctrl-C stops it."""
+    """Start a local environment in the foreground (Ctrl-C stops it), or with --background
+    detached (`mwaa local stop NAME` stops it)."""
+    if opts["background"]:
+        _serve_in_background(opts)
+        return
     try:
         from ..local.serve import ServeOptions
         from ..local.serve import serve as run_server
@@ -219,6 +228,47 @@ def serve(**opts) -> None:
         ready_timeout=opts["ready_timeout"],
     )
     raise SystemExit(run_server(options, paths.state_dir()))
+
+
+def _serve_in_background(opts: dict) -> None:
+    try:
+        from ..local import background
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the local environment needs the 'local' extra ({exc.name} is missing): "
+            "pip install 'mwaa-cli[local]'"
+        ) from exc
+    import sys
+
+    args = sys.argv[sys.argv.index("serve") + 1 :] if "serve" in sys.argv else []
+    args = [a for a in args if a != "--background"]
+    home = (opts["home"] or paths.state_dir() / "local" / opts["name"]).resolve()
+    click.echo(
+        f"starting '{opts['name']}' in the background (log: {home / 'serve.log'}) …", err=True
+    )
+    pid, banner = background.start(args, home)
+    click.echo(banner)
+    click.echo(
+        f"\nRunning in the background (pid {pid}): `mwaa local stop {opts['name']}` stops it, "
+        f"`mwaa local logs {opts['name']} -f` follows its output."
+    )
+
+
+@local.command()
+@click.argument("name", default="local")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), help="its state folder")
+def stop(name: str, home: Path | None) -> None:
+    """Stop the environment NAME started with `mwaa local serve` (--background or not)."""
+    from ..local import background
+
+    env = background.find(name, home)
+    if env is None:
+        raise click.ClickException(f"no local environment {name!r} here (mwaa local status)")
+    pid = background.stop(env)
+    if pid is None:
+        click.echo(f"'{name}' is not running")
+        return
+    click.echo(f"stopped '{name}' (pid {pid})")
 
 
 # -- runtimes ---------------------------------------------------------------------------------
@@ -559,10 +609,12 @@ def status(as_json: bool) -> None:
     """The local region: its endpoint and every environment's status."""
     import json
 
+    from ..local import background
     from ..local.region import server
 
     current = server.state()
     envs = server.environments()
+    served = background.serve_envs()
     if as_json:
         click.echo(
             json.dumps(
@@ -573,11 +625,21 @@ def status(as_json: bool) -> None:
                     "profile": current.profile,
                     "home": str(current.root),
                     "environments": envs,
+                    "serve": [e.describe() for e in served],
                 }
             )
         )
         return
     _print_status(current, envs)
+    if served:
+        click.echo("\nEnvironments of `mwaa local serve`:")
+        click.echo(f"  {'NAME':20} {'STATE':10} {'PID':8} ENDPOINT")
+        for env in served:
+            state = "serving" if env.ready else ("starting" if env.running else "stopped")
+            click.echo(
+                f"  {env.name:20} {state:10} {env.pid or '-'!s:8} "
+                f"{env.endpoint if env.running else '-'}"
+            )
 
 
 def _print_status(current, envs: list[dict]) -> None:
@@ -608,13 +670,23 @@ def _print_status(current, envs: list[dict]) -> None:
 @click.option("-n", "--lines", default=40, show_default=True, help="lines from the end")
 @click.option("-f", "--follow", is_flag=True, help="keep printing what is appended")
 def logs(env: str | None, lines: int, follow: bool) -> None:
-    """The region's log, or environment ENV's (its server and Airflow components' output)."""
+    """The region's log, or environment ENV's (a region environment's, or one started with
+    `mwaa local serve --background`: its server and Airflow components' output)."""
     import time
 
     from ..local.region import server
 
     root = server.region_root()
     path = root / "region.log" if env is None else root / "envs" / env / "serve.log"
+    if env is not None and not path.is_file():  # an environment of `mwaa local serve`
+        home = paths.state_dir() / "local" / env
+        path = home / "serve.log"
+        if home.is_dir() and not path.is_file():
+            raise click.ClickException(
+                f"'{env}' was started in a terminal: its output is there (Airflow's "
+                f"components log to {home / 'logs'}); `mwaa local serve --background` keeps "
+                "it in a file"
+            )
     if not path.is_file():
         what = "the region has no log yet" if env is None else f"no environment {env!r}"
         raise click.ClickException(f"{what} ({path})")
