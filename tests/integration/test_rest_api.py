@@ -18,6 +18,7 @@ from mwaa_cli.local.airflow_rest import AirflowRestApi, RestLimits, confine_path
 from mwaa_cli.local.api import EnvironmentInfo, LocalApp
 from mwaa_cli.local.auth import AccessKey, SigV4Verifier
 from mwaa_cli.local.cli_tokens import TokenSigner
+from mwaa_cli.local.sessions import SessionStore
 
 from . import fake_airflow_api
 from .conftest import KEY, _start
@@ -398,7 +399,7 @@ def policy_server(fake_api):
         info,
         TokenSigner(b"p" * 32, ttl=60),
         lambda argv: None,  # type: ignore[arg-type,return-value]
-        verifier=SigV4Verifier([KEY, *ROLE_KEYS.values()], "us-east-1"),
+        verifier=SigV4Verifier([KEY, *ROLE_KEYS.values()], "us-east-1", sessions=SessionStore()),
         rest=AirflowRestApi(
             fake_api, "/api/v2", 3, lambda: dict(fake_airflow_api.PASSWORDS), RestLimits(5.0)
         ),
@@ -492,3 +493,75 @@ def test_trigger_wait_and_mwaa_wait_ride_out_504s(rest_server, tmp_path):
     assert waited.returncode == 0, waited.stderr
     assert json.loads(waited.stdout)["state"] == "success"
     assert waited.stderr.count("checking again") == 3
+
+
+def test_assume_role_gives_temporary_credentials_with_their_roles_permissions(policy_server):
+    """STS AssumeRole (what the Amazon provider's system test does for its IAM fallback):
+    temporary credentials that SigV4 accepts with their session token; a role named after a
+    role key carries that key's policy (web-login: no InvokeRestApi, so the provider falls
+    back to the web login), and a role key cannot assume its way up."""
+    import botocore.exceptions
+
+    def sts(key: AccessKey):
+        return boto3.client(
+            "sts",
+            endpoint_url=policy_server,
+            region_name="us-east-1",
+            aws_access_key_id=key.access_key_id,
+            aws_secret_access_key=key.secret_access_key,
+        )
+
+    def mwaa_as(creds: dict, token: str | None = None):
+        return boto3.client(
+            "mwaa",
+            endpoint_url=policy_server,
+            region_name="us-east-1",
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=token or creds["SessionToken"],
+            config=Config(inject_host_prefix=False, retries={"max_attempts": 1}),
+        )
+
+    assumed = sts(KEY).assume_role(
+        RoleArn="arn:aws:iam::000000000000:role/web-login", RoleSessionName="fallback"
+    )
+    creds = assumed["Credentials"]
+    assert creds["AccessKeyId"].startswith("ASIA") and creds["Expiration"]
+    assert assumed["AssumedRoleUser"]["Arn"] == (
+        "arn:aws:sts::000000000000:assumed-role/web-login/fallback"
+    )
+    fallback = mwaa_as(creds)
+    with pytest.raises(botocore.exceptions.ClientError) as denied:
+        fallback.invoke_rest_api(Name="ptest", Path="/dags", Method="GET")
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert fallback.create_web_login_token(Name="ptest")["AirflowIdentity"] == "assumed-role/admin"
+    who = boto3.client(
+        "sts",
+        endpoint_url=policy_server,
+        region_name="us-east-1",
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    ).get_caller_identity()
+    assert who["Arn"] == "arn:aws:sts::000000000000:assumed-role/web-login/fallback"
+    # the key without its session token, or with another: refused
+    with pytest.raises(botocore.exceptions.ClientError) as forged:
+        mwaa_as(creds, token="not-the-token").get_environment(Name="ptest")
+    assert forged.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    # any other role: the assuming key's own permissions (the environment's: everything)
+    full = sts(KEY).assume_role(
+        RoleArn="arn:aws:iam::000000000000:role/deployer", RoleSessionName="ci", DurationSeconds=900
+    )["Credentials"]
+    assert mwaa_as(full).create_cli_token(Name="ptest")["CliToken"]
+    # a role key cannot assume its way up
+    up = sts(ROLE_KEYS["Viewer"]).assume_role(
+        RoleArn="arn:aws:iam::000000000000:role/Admin", RoleSessionName="sneaky"
+    )["Credentials"]
+    assert mwaa_as(up).create_web_login_token(Name="ptest")["AirflowIdentity"] == (
+        "assumed-role/viewer"
+    )
+    with pytest.raises(botocore.exceptions.ClientError):
+        mwaa_as(up).create_cli_token(Name="ptest")
+    with pytest.raises(botocore.exceptions.ClientError) as bad:
+        sts(KEY).assume_role(RoleArn="arn:aws:iam::12345:user/not-a-role", RoleSessionName="x1")
+    assert bad.value.response["Error"]["Code"] == "ValidationError"

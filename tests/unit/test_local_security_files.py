@@ -35,7 +35,11 @@ def test_certificates_are_made_once_and_reused(tmp_path):
     cert = x509.load_pem_x509_certificate(server)
     cert.verify_directly_issued_by(x509.load_pem_x509_certificate(ca))
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert set(san.get_values_for_type(x509.DNSName)) == {"localhost"}
+    # loopback names, the browsers' per-environment names (NAME-PORT.mwaa.localhost) and
+    # the host prefixes SDKs inject (api./env.localhost)
+    assert set(san.get_values_for_type(x509.DNSName)) == {
+        "localhost", "*.mwaa.localhost", "api.localhost", "env.localhost",
+    }  # fmt: skip
     assert {str(ip) for ip in san.get_values_for_type(x509.IPAddress)} == {"127.0.0.1", "::1"}
     assert first.ca_bundle.read_bytes().startswith(ca)  # CA first, then the public roots
     assert first.ca_bundle.stat().st_size > len(ca) * 10

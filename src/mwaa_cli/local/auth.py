@@ -88,11 +88,17 @@ def load_or_create_role_keys(path: Path, roles: list[str]) -> dict[str, AccessKe
 class SigV4Verifier:
     """Checks that a request was signed (service ``airflow``) with a known key."""
 
-    def __init__(self, keys: list[AccessKey], region: str, service: str = "airflow") -> None:
+    def __init__(
+        self, keys: list[AccessKey], region: str, service: str = "airflow", sessions=None
+    ) -> None:
         self.keys = tuple(keys)
         self._secrets = {k.access_key_id: k.secret_access_key for k in keys}
         self.region = region
         self.service = service
+        self.sessions = sessions  # a SessionStore: AssumeRole's temporary credentials
+
+    def secret_of(self, key_id: str) -> str | None:
+        return self._secrets.get(key_id)
 
     def verify(
         self,
@@ -129,6 +135,17 @@ class SigV4Verifier:
             raise AuthFailure(400, "IncompleteSignatureException", "malformed Credential scope")
         key_id, day, region, service, _ = parts
         secret = self._secrets.get(key_id)
+        session = self.sessions.get(key_id) if secret is None and self.sessions else None
+        if session is not None:
+            if "x-amz-security-token" not in match["signed"].split(";") or not (
+                session.token_matches(headers.get("x-amz-security-token"))
+            ):
+                raise AuthFailure(
+                    403,
+                    "UnrecognizedClientException",
+                    "The security token included in the request is invalid.",
+                )
+            secret = session.secret_access_key
         if secret is None:
             raise AuthFailure(
                 403,

@@ -37,6 +37,7 @@ from .metadata_db import check_sqlite
 from .path_guard import dags_folder_guard
 from .policies import KEY_NAMES
 from .readiness import DagsParsed, NotReady, Readiness, wait_until_ready
+from .sessions import SessionStore
 from .supervisor import Supervisor
 from .tls import bundle_in_effect, ensure_certificates
 from .uvicorn_run import keep_stop_signals, serve_until_stopped
@@ -280,7 +281,7 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
         info,
         TokenSigner(home.token_key(), opts.token_ttl),
         executor.run,
-        verifier=SigV4Verifier([key, *role_keys.values()], opts.region),
+        verifier=SigV4Verifier([key, *role_keys.values()], opts.region, sessions=SessionStore()),
         preflight=lambda command: check_sqlite(home.db_path, command),
         queue=CommandQueue(opts.concurrency, opts.queue_size, opts.queue_wait),
         limits=Limits(body_timeout=opts.body_timeout),

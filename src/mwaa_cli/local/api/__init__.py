@@ -124,7 +124,9 @@ class LocalApp:
         if self.allowlist is None:
             self.allowlist = Allowlist.for_version(self.env.airflow_version)
         self.sts_verifier = (
-            SigV4Verifier(list(self.verifier.keys), self.verifier.region, "sts")
+            SigV4Verifier(
+                list(self.verifier.keys), self.verifier.region, "sts", self.verifier.sessions
+            )
             if self.verifier is not None
             else None
         )

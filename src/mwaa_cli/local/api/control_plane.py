@@ -41,11 +41,28 @@ async def verify_sigv4(
         url += "?" + query.decode()
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:
-        request.state.access_key_id = verifier.verify(request.method, url, headers, body)
+        key = verifier.verify(request.method, url, headers, body)
     except AuthFailure as exc:
         log.warning("refused %s %s: %s", request.method, request.url.path, exc.code)
         raise error(exc.status, exc.code, exc.message) from None
+    request.state.signed_with = key  # AssumeRole's temporary key, or a long-term one
+    # what the caller may do is what the long-term key it acts as may do
+    request.state.access_key_id = effective_key(verifier, getattr(app, "key_names", {}), key)
     return body
+
+
+def effective_key(verifier, key_names: dict[str, str], key: str) -> str:
+    """The long-term key whose permissions ``key`` has: itself, or for AssumeRole's
+    temporary credentials the role key they act as (else the key they were assumed with)."""
+    sessions = getattr(verifier, "sessions", None)
+    session = sessions.get(key) if sessions is not None else None
+    if session is None:
+        return key
+    if session.key_name is not None:
+        for long_term, name in key_names.items():
+            if name == session.key_name:
+                return long_term
+    return session.parent
 
 
 def validate_name(name: str) -> str:

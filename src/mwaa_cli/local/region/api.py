@@ -43,7 +43,9 @@ class RegionApp:
     key_names: dict[str, str] = field(default_factory=dict)  # role keys: access key -> name
 
     def __post_init__(self) -> None:
-        self.sts_verifier = SigV4Verifier(list(self.verifier.keys), self.verifier.region, "sts")
+        self.sts_verifier = SigV4Verifier(
+            list(self.verifier.keys), self.verifier.region, "sts", self.verifier.sessions
+        )
         self.env = SimpleNamespace(account=self.registry.account, name="region")
         self._client: httpx.AsyncClient | None = None
 
@@ -81,6 +83,22 @@ def _json_object(body: bytes) -> dict:
     if not isinstance(doc, dict):
         raise AwsError(400, "SerializationException", "the request body is not a JSON object")
     return doc
+
+
+def _signed_again(app, request: Request, raw_path: str, query: str, body: bytes, headers):
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    key = request.state.access_key_id
+    host = request.headers.get("host", "")
+    url = f"https://{host}{raw_path}" + (f"?{query}" if query else "")
+    dropped = {"authorization", "x-amz-security-token", "x-amz-date", "x-amz-content-sha256"}
+    kept = {k: v for k, v in headers if k.lower() not in dropped}
+    signed = AWSRequest(request.method, url, data=body, headers=kept)
+    secret = app.verifier.secret_of(key)
+    SigV4Auth(Credentials(key, secret), "airflow", app.verifier.region).add_auth(signed)
+    return list(signed.headers.items())
 
 
 def _next_token(token: str) -> str:
@@ -180,6 +198,10 @@ def _routes(app: RegionApp) -> list[Route]:
         query = request.scope.get("query_string", b"").decode()
         url = f"https://127.0.0.1:{port}{raw_path}" + (f"?{query}" if query else "")
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
+        if request.state.signed_with != request.state.access_key_id:
+            # AssumeRole's credentials live here only: signed again with the key they act
+            # as, which the environment knows (its permissions are the same)
+            headers = _signed_again(app, request, raw_path, query, body, headers)
         try:
             reply = await app.client().request(request.method, url, headers=headers, content=body)
         except httpx.HTTPError as exc:

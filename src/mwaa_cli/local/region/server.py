@@ -26,6 +26,7 @@ from ..auth import SigV4Verifier, load_or_create_key, load_or_create_role_keys
 from ..client_setup import client_environ, write_aws_profile, write_env_file
 from ..policies import KEY_NAMES
 from ..serve import StartupError, bind_or_explain, lock_home, record_owner, tls_hosts
+from ..sessions import SessionStore
 from ..tls import bundle_in_effect, ensure_certificates
 from .children import is_locked, owner_record
 from .registry import Registry
@@ -81,7 +82,7 @@ def run(opts: RegionOptions) -> int:
     record_owner(lock, endpoint)
     key = load_or_create_key(root / "credentials.json")
     role_keys = load_or_create_role_keys(root / "role-keys.json", KEY_NAMES)
-    verifier = SigV4Verifier([key, *role_keys.values()], opts.region)
+    verifier = SigV4Verifier([key, *role_keys.values()], opts.region, sessions=SessionStore())
     buckets = Buckets(opts.buckets, opts.buckets_root, opts.region)
     registry = Registry(root, opts.region, buckets, _say, dag_sync_interval=opts.dag_sync_interval)
     profile = opts.write_profile
