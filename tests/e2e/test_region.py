@@ -552,6 +552,33 @@ def test_role_keys_call_only_what_their_policy_allows(region):
             token = client.create_web_login_token(Name="blue")
             assert token["AirflowIdentity"] == f"assumed-role/{role}"
     assert region.client().get_environment(Name="blue")["Environment"]["Status"] == "AVAILABLE"
+    # AssumeRole at the region: the temporary credentials reach the environment (the region
+    # signs the forwarded call again with the key they act as)
+    sts = boto3.session.Session().client(
+        "sts",
+        endpoint_url=region.env["AWS_ENDPOINT_URL_MWAA"],
+        region_name="us-east-1",
+        aws_access_key_id=region.env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=region.env["AWS_SECRET_ACCESS_KEY"],
+        verify=region.env["AWS_CA_BUNDLE"],
+    )
+    creds = sts.assume_role(
+        RoleArn="arn:aws:iam::000000000000:role/web-login", RoleSessionName="fallback"
+    )["Credentials"]
+    temporary = boto3.session.Session().client(
+        "mwaa",
+        endpoint_url=region.env["AWS_ENDPOINT_URL_MWAA"],
+        region_name="us-east-1",
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        verify=region.env["AWS_CA_BUNDLE"],
+        config=Config(inject_host_prefix=False, retries={"max_attempts": 1}),
+    )
+    assert temporary.create_web_login_token(Name="blue")["AirflowIdentity"] == "assumed-role/admin"
+    with pytest.raises(ClientError) as caught:
+        temporary.invoke_rest_api(Name="blue", Path="/dags", Method="GET")
+    assert caught.value.response["Error"]["Code"] == "AccessDeniedException"
 
 
 def test_tags(region):
