@@ -88,3 +88,30 @@ def test_invoke_rest_api_request_validation():
     for doc in ([], {"Path": "/x"}, {"Method": "GET"}, {"Path": "", "Method": "GET"}):
         with pytest.raises(InvalidRequest):
             parse_call(doc)
+
+
+def test_a_failed_tasks_tail_is_the_tasks_own_output_not_airflows_frames():
+    from mwaa_cli.client.runs import task_tail
+
+    log = [
+        "[2025-01-01T00:00:00] {logging_mixin.py:190} INFO - loading 3 rows",
+        "[2025-01-01T00:00:01] {taskinstance.py:3311} ERROR - Task failed with exception",
+        "Traceback (most recent call last):",
+        '  File "/usr/local/lib/python3.11/site-packages/airflow/models/taskinstance.py", line 767, in _execute_task',
+        "    result = _execute_callable(context=context, **execute_callable_kwargs)",
+        "             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^",
+        '  File "/usr/local/lib/python3.11/site-packages/airflow/operators/python.py", line 240, in execute',
+        "    return_value = self.execute_callable()",
+        '  File "/usr/local/airflow/dags/etl.py", line 12, in load',
+        '    raise ValueError("row 3 is empty")',
+        "ValueError: row 3 is empty",
+    ]
+    tail = task_tail(log, 20)
+    assert not [line for line in tail if "site-packages" in line or "_execute_callable" in line]
+    assert tail[-3:] == [
+        '  File "/usr/local/airflow/dags/etl.py", line 12, in load',
+        '    raise ValueError("row 3 is empty")',
+        "ValueError: row 3 is empty",
+    ]
+    assert "loading 3 rows" in tail[0]
+    assert task_tail(log, 2) == tail[-2:]

@@ -189,7 +189,7 @@ def _failed_tails(client, dag_id: str, run: str) -> None:
         except MwaaError as exc:
             lines = [f"(its log could not be read: {exc})"]
         click.echo(f"--- {ti['task_id']} failed; the end of its log:", err=True)
-        for line in lines[-TAIL:]:
+        for line in runs.task_tail(lines, TAIL):
             click.echo(f"    {line}", err=True)
 
 

@@ -5,6 +5,7 @@ task states, read a task's log - the same calls on Airflow 2 (``/api/v1``) and 3
 from __future__ import annotations
 
 import ast
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -198,3 +199,31 @@ def render_log(content: Any) -> list[str]:
             if isinstance(detail, dict):
                 lines.append(f"  {detail.get('exc_type', '')}: {detail.get('exc_value', '')}")
     return lines
+
+
+_FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line \d+')
+
+
+def task_tail(lines: list[str], count: int) -> list[str]:
+    """The end of a failed task's log as its author wants it: traceback frames inside
+    installed packages (Airflow's own machinery, which fills a failed task's last lines)
+    left out with their source and caret lines; the task's own frames, output and the
+    exception kept."""
+    kept: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        frame = _FRAME.match(line)
+        index += 1
+        if frame and ("site-packages" in frame["path"] or "dist-packages" in frame["path"]):
+            indent = len(line) - len(line.lstrip())
+            while (
+                index < len(lines)
+                and lines[index].strip()
+                and len(lines[index]) - len(lines[index].lstrip()) > indent
+                and not _FRAME.match(lines[index])
+            ):
+                index += 1  # the frame's source line and its ^~~ markers
+            continue
+        kept.append(line)
+    return kept[-count:]
