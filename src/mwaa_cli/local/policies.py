@@ -54,10 +54,13 @@ def authorize(
         return
     from .api.errors import AwsError  # (the api package imports this module)
 
+    # for InvokeRestApi, MWAA's message names the Airflow role: Amazon's provider looks
+    # for "Airflow role" in it before it falls back to the web login
+    scope = " as any Airflow role" if operation == "InvokeRestApi" else ""
     raise AwsError(
         403,
         "AccessDeniedException",
         f"User: arn:aws:iam::{account}:user/{access_key_id} is not authorized to perform: "
         f"airflow:{operation} on resource: {resource} because no identity-based policy "
-        f"allows the airflow:{operation} action (the '{name}' key of role-keys.json)",
+        f"allows the airflow:{operation} action{scope} (the '{name}' key of role-keys.json)",
     )
