@@ -275,9 +275,18 @@ def test_web_login_gives_airflows_session_on_the_same_tls(flow_env):
     assert wrong.headers.get("x-amzn-ErrorType") == "MethodNotAllowed"
 
 
-def test_console_sign_in_page_posts_the_fragment(flow_env):
+def test_console_sign_in_page_posts_the_fragment(flow_env, monkeypatch):
+    import socket
+
     url = flow_env.mwaa("ui", "--print", check=True).stdout.decode().strip()
-    assert url.startswith(f"https://127.0.0.1:{flow_env.port}/aws_mwaa/aws-console-sso?login=true#")
+    host = f"local-{flow_env.port}.mwaa.localhost"  # the browser's name for it (RFC 6761)
+    assert url.startswith(f"https://{host}:{flow_env.port}/aws_mwaa/aws-console-sso?login=true#")
+    real = socket.getaddrinfo
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda h, *a, **k: real("127.0.0.1" if h == host else h, *a, **k),
+    )
     page = requests.get(url.split("#")[0], verify=flow_env.ca_bundle)
     login = (
         "/pluginsv2/aws_mwaa/login"
@@ -287,7 +296,7 @@ def test_console_sign_in_page_posts_the_fragment(flow_env):
     assert page.status_code == 200 and f'action="{login}"' in page.text
     # what the page's script does: post the fragment as the form's token
     done = requests.post(
-        f"https://127.0.0.1:{flow_env.port}{login}",
+        f"https://{host}:{flow_env.port}{login}",
         data={"token": url.split("#", 1)[1]},
         verify=flow_env.ca_bundle,
     )
