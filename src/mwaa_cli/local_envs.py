@@ -9,13 +9,13 @@ suggests - reaches the running environment instead of failing for want of a regi
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .local.region.children import is_locked  # stdlib only: no local extra needed
 from .paths import state_dir
 
 
@@ -48,20 +48,6 @@ class LocalEnvironment:
         return profile
 
 
-def _locked(lock: Path) -> bool:
-    try:  # read-only: asking never creates the file
-        fh = open(lock)  # noqa: SIM115
-    except OSError:
-        return False
-    with fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(fh, fcntl.LOCK_UN)
-        return False
-
-
 def _exports(env_file: Path) -> dict[str, str]:
     found: dict[str, str] = {}
     try:
@@ -84,12 +70,12 @@ def find(name: str) -> LocalEnvironment | None:
         return None
     home = state_dir() / "local" / name
     if (home / "env.sh").is_file():
-        running = (home / "serve.lock").exists() and _locked(home / "serve.lock")
+        running = is_locked(home)
         return LocalEnvironment(name, home, False, running, _exports(home / "env.sh"))
     region = state_dir() / "region"
     record = region / "envs" / name / "environment.json"
     if record.is_file() and (region / "env.sh").is_file():
-        running = (region / "serve.lock").exists() and _locked(region / "serve.lock")
+        running = is_locked(region)
         try:
             json.loads(record.read_text())
         except (OSError, ValueError):
@@ -107,7 +93,7 @@ def owning(endpoint: str) -> LocalEnvironment | None:
     region = state_dir() / "region"
     if (region / "env.sh").is_file():
         exports = _exports(region / "env.sh")
-        running = (region / "serve.lock").exists() and _locked(region / "serve.lock")
+        running = is_locked(region)
         candidate = LocalEnvironment("region", region, True, running, exports)
         if _endpoint_of(candidate) == endpoint.rstrip("/"):
             return candidate

@@ -187,10 +187,7 @@ def serve(**opts) -> None:
         from ..local.serve import ServeOptions
         from ..local.serve import serve as run_server
     except ImportError as exc:
-        raise click.ClickException(
-            f"the local environment needs the 'local' extra ({exc.name} is missing): "
-            "pip install 'mwaa-cli[local]'"
-        ) from exc
+        raise _needs_local_extra(exc) from exc
     from ..local.airflow.config_options import parse
 
     options = ServeOptions(
@@ -230,14 +227,18 @@ def serve(**opts) -> None:
     raise SystemExit(run_server(options, paths.state_dir()))
 
 
+def _needs_local_extra(exc: ImportError) -> click.ClickException:
+    return click.ClickException(
+        f"the local environment needs the 'local' extra ({exc.name} is missing): "
+        "pip install 'mwaa-cli[local]'"
+    )
+
+
 def _serve_in_background(opts: dict) -> None:
     try:
         from ..local import background
     except ImportError as exc:
-        raise click.ClickException(
-            f"the local environment needs the 'local' extra ({exc.name} is missing): "
-            "pip install 'mwaa-cli[local]'"
-        ) from exc
+        raise _needs_local_extra(exc) from exc
     import sys
 
     args = sys.argv[sys.argv.index("serve") + 1 :] if "serve" in sys.argv else []

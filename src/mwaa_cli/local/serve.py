@@ -364,9 +364,8 @@ def _wait_for_components(
     executor: SubprocessExecutor | WarmExecutor,
 ) -> None:
     """Until every component answers (ready means ready); on a component that does not come
-    up, or a Ctrl-C / SIGTERM meanwhile, stop what was started and say why."""
-
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    up, or a Ctrl-C / SIGTERM meanwhile (serve() made SIGTERM an interrupt), stop what was
+    started and say why."""
     try:
         waited = wait_until_ready(readiness, log_dir, limit, lambda: supervisor.given_up)
         if readiness is not None:
@@ -378,8 +377,6 @@ def _wait_for_components(
         if isinstance(exc, KeyboardInterrupt):
             raise
         raise StartupError(str(exc), ExitStatus.UNAVAILABLE) from None
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def make_executor(opts: ServeOptions, home: AirflowHome) -> SubprocessExecutor | WarmExecutor:
