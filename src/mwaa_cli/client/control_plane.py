@@ -16,6 +16,7 @@ from ..errors import (
     ConnectError,
     EnvironmentNotFound,
     MwaaError,
+    ProtocolError,
     RequestTimeout,
     ServerError,
 )
@@ -38,6 +39,13 @@ def _loopback(url: str) -> bool:
     from .transport import is_loopback
 
     return is_loopback(urlsplit(url).hostname or "")
+
+
+def _default_ca() -> str:
+    """The CA bundle botocore verifies with when none is configured."""
+    from botocore.httpsession import get_cert_path
+
+    return str(get_cert_path(True))
 
 
 def is_aws_host(host: str) -> bool:
@@ -63,6 +71,7 @@ class ControlPlane:
         self.ignore_env_profile = ignore_env_profile  # AWS_PROFILE is a local environment's
         self._client: Any = None
         self._session: Any = None
+        self._route: Any = None  # InvokeRestApi's route, noted while boto3 sends it
         self.trust = Trust(None, "")
         self.custom_endpoint: str | None = None  # set when not an AWS endpoint
 
@@ -103,15 +112,18 @@ class ControlPlane:
             )
             config = Config(retries={"max_attempts": 3, "mode": "standard"})
             client = session.client("mwaa", endpoint_url=self.endpoint_url, config=config)
-            if _loopback(client.meta.endpoint_url):
-                # a local environment answers at once or not at all: no retries to wait out
-                config = Config(retries={"max_attempts": 1, "mode": "standard"})
-                client = session.client("mwaa", endpoint_url=self.endpoint_url, config=config)
             user_bundle = session._session.get_config_variable("ca_bundle")
             self.trust = trust_for(client.meta.endpoint_url, user_bundle)
-            if self.trust.verify is not None:
+            loopback = _loopback(client.meta.endpoint_url)
+            if loopback or self.trust.verify is not None:
+                # one more client, not one per change: each costs ~70 ms
+                if loopback:  # a local environment answers at once or not at all
+                    config = Config(retries={"max_attempts": 1, "mode": "standard"})
                 client = session.client(
-                    "mwaa", endpoint_url=self.endpoint_url, config=config, verify=self.trust.verify
+                    "mwaa",
+                    endpoint_url=self.endpoint_url,
+                    config=config,
+                    verify=self.trust.verify or None,
                 )
         except botocore.exceptions.ProfileNotFound as exc:
             raise ConfigError(f"{exc}; list profiles with 'aws configure list-profiles'") from exc
@@ -129,7 +141,96 @@ class ControlPlane:
             # a custom endpoint (a local environment): botocore would prepend env./api.
             self.custom_endpoint = endpoint
             client.meta.config.inject_host_prefix = False
+        client.meta.events.register("before-sign.mwaa.InvokeRestApi", self._note_route)
         return client
+
+    # -- InvokeRestApi without boto3 (see .signed) ---------------------------------------
+
+    def _route_key(self) -> tuple[str, ...]:
+        from .signed import route_key
+
+        settings = (self.region or "", self.profile or "", self.endpoint_url or "")
+        return route_key((*settings, "no-env-profile" if self.ignore_env_profile else ""))
+
+    def _note_route(self, request: Any, signing_name: str, region_name: str, **_: Any) -> None:
+        """before-sign: how botocore sends InvokeRestApi, kept once the call succeeds."""
+        from .signed import route_from
+
+        signing = getattr(request, "context", {}).get("signing", {})
+        if self.trust.verify is not None and self.trust.web_ca:
+            ca_file = self.trust.web_ca  # a local environment: its own CA signed its endpoint
+        else:
+            ca_file = self.trust.verify or self.trust.web_ca or _default_ca()
+        self._route = route_from(
+            request,
+            signing.get("signing_name") or signing_name,
+            signing.get("region") or region_name,
+            ca_file,
+            self._session.get_credentials() if self._session is not None else None,
+        )
+
+    def invoke_rest_api(self, **params: Any) -> dict:
+        """InvokeRestApi: along a recorded route when there is one (no boto3), else through
+        boto3, recording the route. Raises what :meth:`call` raises."""
+        import os
+
+        from . import signed
+
+        if self._client is None and signed.usable():
+            cache, key = signed.default_cache(), self._route_key()
+            route = cache.get(key)
+            if route is not None:
+                try:
+                    sent = signed.send(route, params, os.environ)
+                except signed.NotSent:
+                    sent = None
+                if sent is not None:
+                    reply = self._answer(route, sent)
+                    if reply is not None:
+                        return reply
+                cache.drop(key)  # boto3 again: its retries, its errors, a new route
+        from .rest import _RestException
+
+        self._route = None
+        try:
+            reply = self.call("invoke_rest_api", **params)
+        except _RestException:
+            self._keep_route()  # Airflow answered: the route works
+            raise
+        self._keep_route()
+        return reply
+
+    def _keep_route(self) -> None:
+        from . import signed
+
+        if self._route is not None and signed.usable():
+            signed.default_cache().put(self._route_key(), self._route)
+        self._route = None
+
+    def _answer(self, route: Any, sent: Any) -> dict | None:
+        """The reply to a call sent along ``route``; None when boto3 should make it again."""
+        import json
+
+        from . import signed
+        from .rest import _RestException
+
+        if sent.status == 200:
+            try:
+                reply = json.loads(sent.body)
+            except ValueError:
+                reply = None
+            if not isinstance(reply, dict):  # Airflow may have acted: never sent twice
+                raise ProtocolError(
+                    f"InvokeRestApi answered with no JSON object: {sent.body[:200]!r}"
+                )
+            return reply
+        code, doc = signed.error_code(sent)
+        if code in ("RestApiClientException", "RestApiServerException"):
+            raise _RestException(int(doc.get("RestApiStatusCode") or 0), doc.get("RestApiResponse"))
+        if sent.status >= 500 and _loopback(route.base):
+            # a local environment: boto3 would not have retried either
+            raise signed.server_error(code, doc)
+        return None
 
     def sts(self) -> Any:
         """An STS client on the same session and trust."""
