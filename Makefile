@@ -1,12 +1,14 @@
-.PHONY: demo test test-load test-versions bench lint setup docs
+.PHONY: demo test test-slow test-load test-versions bench lint setup docs
 setup:  ## install everything into .venv (idempotent)
 	scripts/bootstrap.sh
 demo:   ## the main job: local environment + sample DAGs, driven by the mwaa client
 	scripts/demo.sh
 test:   ## lint + all tests, end to end included (what CI runs)
 	scripts/test.sh
-test-load:  ## the whole suite with two CPU hogs beside it (a busy machine; slow, not in CI)
-	MWAA_TEST_LOAD=2 scripts/test.sh
+test-slow:  ## the slow tests `make test` leaves out (restarts, rollbacks, kill -9, start under load)
+	scripts/test.sh -m slow
+test-load:  ## every test, slow ones too, with two CPU hogs beside it (a busy machine; not in CI)
+	MWAA_TEST_LOAD=2 scripts/test.sh -m "slow or not slow"
 docs:  ## the documentation site, built strictly (what CI checks), into site/
 	scripts/bootstrap.sh && .venv/bin/mkdocs build --strict
 test-versions:  ## the flow on every Airflow version MWAA offers, then a table (slow; not in CI)

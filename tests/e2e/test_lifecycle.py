@@ -95,6 +95,7 @@ def test_ctrl_c_stops_every_process_quickly(second):
     wait_until(lambda: not [p for p in tree if alive(p)], 5, "processes survived Ctrl-C")
 
 
+@pytest.mark.slow
 def test_a_server_killed_with_sigkill_takes_everything_with_it(tmp_path):
     env = start_local_env(tmp_path)
     try:
@@ -109,6 +110,7 @@ def test_a_server_killed_with_sigkill_takes_everything_with_it(tmp_path):
             env.proc.kill()
 
 
+@pytest.mark.slow
 def test_ctrl_c_the_moment_the_banner_appears_still_stops(tmp_path):
     """A signal that arrives before uvicorn installs its handlers is not lost (it used to be
     swallowed by asyncio's start-up handling, and the server ran on)."""

@@ -18,6 +18,7 @@ from .conftest import AIRFLOW2, DEFAULT, start_local_env, stop
 pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", [DEFAULT, AIRFLOW2])
 def test_a_dag_triggered_the_instant_the_banner_appears_succeeds_under_load(tmp_path, version):
     with cpu_hogs(2):

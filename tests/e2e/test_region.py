@@ -622,6 +622,7 @@ def test_tags(region):
         assert "ValidationException" in failed and "resourceArn" in failed, failed
 
 
+@pytest.mark.slow
 def test_update_requirements_then_a_broken_one_rolls_back(region):
     """A new requirements version: UPDATING -> AVAILABLE with the package importable; a
     broken one: UPDATE_FAILED, rolled back and still serving."""
@@ -701,6 +702,7 @@ def test_a_crashed_environment_is_started_again(region):
     assert "Press Ctrl-C" in region.mwaa("local", "logs", "green").stdout.decode()
 
 
+@pytest.mark.slow
 def test_environments_survive_down_up_and_kill_9(region):
     """Variables and runs live on; nothing is left running between."""
     assert region.run_cli("blue", "variables", "set", "colour", "teal")[0] == 0

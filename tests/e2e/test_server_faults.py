@@ -172,6 +172,7 @@ def test_a_request_abandoned_mid_body_logs_one_line(env):
     still_there(env)
 
 
+@pytest.mark.slow
 def test_a_dead_fork_server_is_replaced_every_time(env):
     """kill -9 the fork-server, then a command, a burst, an idle spell longer than the
     server's worker threads live, and another command: several rounds, no 5xx at all."""

@@ -274,7 +274,7 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
             since=datetime.now(timezone.utc) - timedelta(seconds=1),
             dags=DagsParsed(home.db_path, dags, home.flavour.parser),
         )
-        supervisor.start(flavour_components, home.environ)
+        supervisor.start(flavour_components, home.environ, nice=home.flavour.nice())
     key = load_or_create_key(root / "credentials.json")
     role_keys = load_or_create_role_keys(root / "role-keys.json", KEY_NAMES)
     local_app = LocalApp(

@@ -79,24 +79,28 @@ class Supervisor:
         self,
         commands: Mapping[str, list[str]],
         environ: Callable[[str], Mapping[str, str]] | None = None,
+        nice: Mapping[str, int] | None = None,
     ) -> None:
         """Start each component (name -> Airflow argv), restarted when it crashes;
-        ``environ(name)``: its environment (default: the supervisor's)."""
+        ``environ(name)``: its environment (default: the supervisor's); ``nice``: name ->
+        how much lower its CPU priority is than the server's."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name, argv in commands.items():
             self.components[name] = 0
             self._started[name] = (
                 [*self.airflow, *argv],
                 dict(environ(name) if environ else self.env),
+                (nice or {}).get(name, 0),
             )
             self._start_one(name)
 
     def _start_one(self, name: str) -> None:
-        argv, env = self._started[name]
+        argv, env, nice = self._started[name]
         self._send(
             {
                 "op": "start",
                 "name": name,
+                "nice": nice,
                 "argv": argv,
                 "env": env,
                 "log": str(self.log_dir / f"{name}.log"),

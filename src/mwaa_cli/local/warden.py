@@ -49,6 +49,18 @@ def _die_with_warden() -> None:  # in the child, between fork and exec
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _starter(nice: int):
+    """The child's set-up between fork and exec: dies with the warden, runs ``nice`` lower."""
+    if not nice:
+        return _die_with_warden
+
+    def start() -> None:
+        _die_with_warden()
+        os.nice(nice)
+
+    return start
+
+
 def children(pid: int) -> list[int]:
     """Live direct children of ``pid`` (from /proc)."""
     found = []
@@ -81,6 +93,7 @@ class Component:
         self.env: dict[str, str] = dict(spec["env"])
         self.log: str = spec["log"]
         self.cwd: str | None = spec.get("cwd")
+        self.nice: int = int(spec.get("nice") or 0)
         self.proc: subprocess.Popen | None = None
         self.started = 0.0
         self.failures = 0
@@ -96,7 +109,7 @@ class Component:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: signalled as a whole
-                preexec_fn=_die_with_warden,
+                preexec_fn=_starter(self.nice),
             )
         self.started = time.monotonic()
         self.restart_at = None

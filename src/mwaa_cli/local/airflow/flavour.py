@@ -8,6 +8,7 @@ name each process answers to (``MWAA_AIRFLOW_COMPONENT`` for startup scripts).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,9 @@ UI_USERS = {"admin": "Admin", "op": "Op", "user": "User", "viewer": "Viewer"}
 @dataclass(frozen=True)
 class Ports:
     api: int  # Airflow's API server (3.x) or webserver (2.x), on 127.0.0.1
+
+
+BACKGROUND_NICE = 5  # CFS weight 335 against 1024: a third of a normal process's share
 
 
 class Flavour:
@@ -40,6 +44,13 @@ class Flavour:
     def settings(self, home: Path, dags: Path, ports: Ports, secrets: dict) -> dict[str, str]:
         """``AIRFLOW__…`` settings of this major (beside the common ones)."""
         raise NotImplementedError
+
+    def nice(self) -> dict[str, int]:
+        """How much lower than the server each component runs: the scheduler, DAG processor
+        and triggerer loop in the background, while what a user waits on - the endpoint, the
+        warm executor's commands, the API server or webserver - keeps the full priority."""
+        level = int(os.environ.get("MWAA_CLI_BACKGROUND_NICE", BACKGROUND_NICE))  # bench/
+        return {name: level for name in self.components() if name != self.ui_component}
 
     def mwaa_component(self, name: str) -> str:
         """The value of ``MWAA_AIRFLOW_COMPONENT`` for component ``name`` (or "cli")."""
