@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -245,3 +246,31 @@ def test_warm_equals_cold(executors_of, version, argv, setup):
 
     assert canon(w.stdout) == canon(c.stdout)
     assert canon(w.stderr) == canon(c.stderr)
+
+
+PROVIDER_VIEWS = [
+    ["providers", "hooks"],
+    ["providers", "links"],
+    ["providers", "behaviours"],
+    ["providers", "notifications"],
+    ["providers", "widgets"],
+    ["providers", "triggerer"],
+]
+
+
+@pytest.mark.parametrize("version", list(BY_VERSION))
+def test_provider_views_after_the_idle_warm_up_equal_cold(executors_of, version):
+    """A few idle seconds in, the fork-server loads the providers' classes (so that these
+    commands skip seconds of imports); what they print stays what a cold process prints."""
+    warm, cold, _db, ahead = executors_of(version)
+    status = Path(f"{warm.socket_path}.providers")
+    deadline = time.monotonic() + 180
+    while not status.is_file() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert status.read_text().strip() == "loaded"
+    for argv in PROVIDER_VIEWS:
+        w = warm.run(argv)
+        c = ahead[tuple(argv)][1] if tuple(argv) in ahead else cold.run(argv)
+        assert w.exit_code == c.exit_code, argv
+        assert normalise(w.stdout) == normalise(c.stdout), argv
+        assert normalise(w.stderr) == normalise(c.stderr), argv

@@ -26,6 +26,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 
 # Imported once here, not per command, on every Airflow version; the modules of one major
 # (its CLI commands, operators its DAGs import) come as a third argument, comma-separated,
@@ -117,6 +118,77 @@ def _preload_plugins() -> None:
             plugins_manager.ensure_plugins_loaded()
         except Exception:
             pass
+
+
+# what `providers hooks/behaviours/widgets/notifications/links/triggerer/…` read: every cold
+# process imports each provider's hook, link and notifier classes for them (seconds)
+PROVIDER_VIEWS = (
+    "hooks",
+    "connection_form_widgets",
+    "field_behaviours",
+    "notification",
+    "extra_links_class_names",
+    "trigger",
+    "dialects",
+)
+IDLE_BEFORE_WARM_UP = 3.0  # seconds without a command before the providers are loaded
+
+
+def provider_steps():
+    """Load the providers' classes, one class (or one view) per step: a command that
+    arrives meanwhile waits for one step, not for all of them. Airflow's deprecation
+    warnings for reading these views are not shown here: each command that reads one still
+    shows them itself."""
+    import warnings
+
+    from airflow.providers_manager import ProvidersManager
+
+    def quietly(load):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return load()
+
+    manager = quietly(ProvidersManager)
+    for view in PROVIDER_VIEWS:
+        value = quietly(lambda view=view: getattr(manager, view, None))
+        yield
+        if hasattr(value, "values"):
+            values = iter(value.values())  # a lazy mapping: importing its classes is the point
+            while quietly(lambda values=values: next(values, StopIteration)) is not StopIteration:
+                yield
+
+
+def probe_providers() -> tuple[int, int]:
+    """Fork a child that loads the providers' classes with its output captured; it writes
+    b"1" to the returned pipe when that printed nothing and raised nothing (a cold command
+    that would log a provider's failure must still log it, from its own import)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid != 0:
+        os.close(write)
+        return pid, read
+    verdict = b"0"
+    try:
+        os.close(read)
+        out_r, out_w = os.pipe()
+        os.dup2(out_w, 1)
+        os.dup2(out_w, 2)
+        os.set_blocking(out_w, False)  # a chatty provider must not block the probe
+        for _ in provider_steps():
+            pass
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.set_blocking(out_r, False)
+        try:
+            printed = os.read(out_r, 1)
+        except BlockingIOError:
+            printed = b""
+        verdict = b"1" if not printed else b"0"
+    except BaseException:
+        verdict = b"0"
+    finally:
+        os.write(write, verdict)
+        os._exit(0)
 
 
 # warnings every cold `airflow` process shows while it imports Airflow and builds its
@@ -318,6 +390,7 @@ class Zygote:
             os.unlink(path)
         self.listener.bind(path)
         os.chmod(path, 0o600)
+        self.status_path = path + ".providers"  # what the warm-up did, for people and tests
         self.listener.listen(64)
         self.children: dict[int, _Job] = {}
         self.spares: list[tuple[int, socket.socket]] = []  # (pid, control socket)
@@ -325,6 +398,64 @@ class Zygote:
         self.wake_r.setblocking(False)
         self.wake_w.setblocking(False)
         self.sel = selectors.DefaultSelector()
+        # providers loaded when idle: pending -> probing -> loading -> done
+        self.warm = "pending"
+        self.probe = 0
+        self.steps = iter(())
+        self.last_activity = time.monotonic()
+
+    def _warm_up_when_idle(self) -> None:
+        """After a few idle seconds, once: a probe child loads the providers (see
+        :func:`probe_providers`); if that was silent, the zygote loads them step by step
+        between commands, then replaces the spares forked before with children that
+        inherit them."""
+        if self.warm == "pending":
+            if self.children or time.monotonic() - self.last_activity < IDLE_BEFORE_WARM_UP:
+                return
+            self.warm = "probing"
+            pid, read = probe_providers()
+            self.probe = pid
+            self.sel.register(read, selectors.EVENT_READ, "probe")
+        elif self.warm == "loading":
+            try:
+                next(self.steps)
+            except StopIteration:
+                self.warm = "done"
+                self._status("loaded")
+                _dispose_engine()
+                gc.collect()
+                gc.freeze()
+                for _pid, control in self.spares:
+                    control.close()  # EOF: the old spare exits, and is reaped
+                self.spares.clear()
+            except Exception as exc:
+                self.warm = "done"
+                self._status(f"not loaded: {type(exc).__name__}")
+
+    def _status(self, text: str) -> None:
+        try:
+            with open(self.status_path, "w") as fh:
+                fh.write(text + "\n")
+        except OSError:
+            pass
+
+    def _probed(self, read: int) -> None:
+        verdict = os.read(read, 1)
+        self.sel.unregister(read)
+        os.close(read)
+        self.warm = "done"
+        if verdict == b"1":
+            self.steps = provider_steps()
+            self.warm = "loading"
+        else:
+            self._status("not loaded: loading them printed something or failed (probe)")
+
+    def _timeout(self) -> float | None:
+        if self.warm == "loading":
+            return 0
+        if self.warm != "pending":
+            return None
+        return max(0.05, IDLE_BEFORE_WARM_UP - (time.monotonic() - self.last_activity))
 
     def serve(self) -> None:
         signal.set_wakeup_fd(self.wake_w.fileno())
@@ -336,9 +467,12 @@ class Zygote:
         try:
             self._top_up()
             while True:
-                for key, _ in self.sel.select():
+                for key, _ in self.sel.select(self._timeout()):
                     if key.data == "accept":
+                        self.last_activity = time.monotonic()
                         self._accept()
+                    elif key.data == "probe":
+                        self._probed(key.fd)
                     elif key.data == "server":
                         if not os.read(0, 4096):
                             return
@@ -351,6 +485,7 @@ class Zygote:
                     else:
                         self._report(key.data)
                 self._reap()
+                self._warm_up_when_idle()
                 self._top_up()
         finally:
             signal.set_wakeup_fd(-1)  # no more wake-ups: the loop is over
@@ -469,6 +604,7 @@ class Zygote:
             job = self.children.pop(pid, None)
             if job is None:
                 continue
+            self.last_activity = time.monotonic()
             if job.control.fileno() != -1 and not job.replied:
                 try:
                     self.sel.unregister(job.control)
