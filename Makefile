@@ -15,10 +15,12 @@ test-versions:  ## the flow on every Airflow version MWAA offers, then a table (
 	scripts/test-versions.sh
 lint:
 	scripts/bootstrap.sh && .venv/bin/ruff check src tests bench && .venv/bin/ruff format --check src tests bench
+BEFORE ?= 7a7392a  # the client the before/after columns compare with (main before issue 21)
 bench:  ## all benchmarks (each prints side-by-side ratios)
 	scripts/bootstrap.sh 3.3.1 2.10.3
 	.venv/bin/python bench/executor.py
-	.venv/bin/python bench/client.py
+	.venv/bin/python bench/executor.py --airflow-version 2.10.3 --quick
+	.venv/bin/python bench/client.py --before $(BEFORE)
 	.venv/bin/python bench/rest.py
 	.venv/bin/python bench/throughput.py
 	.venv/bin/python bench/load.py --soak 180

@@ -149,6 +149,13 @@ def main() -> int:
         trigger = ["dags", "trigger", "hello_mwaa", "-r", RUN]
         assert cold.run(trigger).exit_code == 0, "a run to look up"
         client.run(["version"])  # token + connection, as any caller would hold them
+        # a few idle seconds in, the fork-server loads the providers' classes: a running
+        # environment has long done so
+        status = home_root / "run" / "zygote.sock.providers"
+        deadline = time.monotonic() + 120
+        while not status.is_file() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        print(f"fork-server providers: {status.read_text().strip() if status.is_file() else '?'}")
         print(
             f"{'command':48} {'cold p50':>9} {'p90':>7} {'endpoint p50':>13} {'p90':>7} "
             f"{'ratio':>7}"

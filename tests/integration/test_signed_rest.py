@@ -130,7 +130,7 @@ def _planted(plane: ControlPlane, **change) -> None:
 def test_a_refused_route_falls_back_to_boto3_and_is_replaced(env, monkeypatch):
     plane = _control_plane(env, monkeypatch)
     _planted(plane)  # a rotated secret: MWAA refuses the signature
-    reply = plane.invoke_rest_api(Name="rtest", Path="/dags/d1", Method="GET")
+    reply = plane.call("invoke_rest_api", Name="rtest", Path="/dags/d1", Method="GET")
     assert reply["RestApiStatusCode"] == 200
     assert plane._client is not None, "boto3 carried the call again"
     route = signed.default_cache().get(plane._route_key())
@@ -140,7 +140,7 @@ def test_a_refused_route_falls_back_to_boto3_and_is_replaced(env, monkeypatch):
 def test_a_route_to_nowhere_falls_back_to_boto3(env, monkeypatch):
     plane = _control_plane(env, monkeypatch)
     _planted(plane, base="http://127.0.0.1:9", secret_key=KEY.secret_access_key)
-    reply = plane.invoke_rest_api(Name="rtest", Path="/dags/d1", Method="GET")
+    reply = plane.call("invoke_rest_api", Name="rtest", Path="/dags/d1", Method="GET")
     assert reply["RestApiStatusCode"] == 200 and plane._client is not None
 
 
@@ -198,3 +198,32 @@ def test_the_key_follows_every_aws_variable_and_the_files(tmp_path):
     assert "a" not in key[2:3]  # secrets only hashed
     config.write_text("[default]\nregion = eu-west-1\n")
     assert key != signed.route_key(("r",), base)
+
+
+RUN_PROBE = """
+import json, sys
+from mwaa_cli import Client
+result = Client("itest", cache_tokens=False).run(["dags", "list"])
+print(json.dumps({"stdout": result.stdout_text, "code": result.exit_code,
+                  "boto3": "boto3" in sys.modules}))
+"""
+
+
+def test_a_cli_token_comes_without_boto3_too(server, tmp_path):
+    """CreateCliToken lives on the same host as InvokeRestApi: `mwaa run` after the first
+    process asks for its token along the route (no disk-cached token here: each process
+    asks)."""
+    env = _cli_env(server.url, tmp_path) | {"MWAA_ENV": "itest"}
+    outs = []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", RUN_PROBE], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        outs.append(json.loads(done.stdout))
+    assert [o["boto3"] for o in outs] == [True, False]
+    assert outs[0]["stdout"] == outs[1]["stdout"] and json.loads(outs[1]["stdout"]) == [
+        "dags",
+        "list",
+    ]
+    assert outs[1]["code"] == 0

@@ -140,7 +140,8 @@ class Client:
     @property
     def ca_bundle(self) -> str:
         """The CA file the web server is verified with ("" = the default roots)."""
-        _ = self.mwaa
+        if not self.control_plane.resolved:
+            _ = self.mwaa
         return self.control_plane.trust.web_ca
 
     @property
@@ -395,7 +396,8 @@ class Client:
         if "://" in hostname:
             base = hostname.rstrip("/")
         else:
-            _ = self.mwaa  # resolves whether the endpoint is custom
+            if not self.control_plane.resolved:
+                _ = self.mwaa  # resolves whether the endpoint is custom
             custom = self.control_plane.custom_endpoint
             scheme = urlsplit(custom).scheme if custom else "https"
             base = f"{scheme}://{hostname}"

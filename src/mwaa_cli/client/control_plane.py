@@ -71,7 +71,8 @@ class ControlPlane:
         self.ignore_env_profile = ignore_env_profile  # AWS_PROFILE is a local environment's
         self._client: Any = None
         self._session: Any = None
-        self._route: Any = None  # InvokeRestApi's route, noted while boto3 sends it
+        self._route: Any = None  # the route of a call, noted while boto3 sends it
+        self.resolved = False  # trust and custom_endpoint known without boto3 (a route)
         self.trust = Trust(None, "")
         self.custom_endpoint: str | None = None  # set when not an AWS endpoint
 
@@ -141,10 +142,11 @@ class ControlPlane:
             # a custom endpoint (a local environment): botocore would prepend env./api.
             self.custom_endpoint = endpoint
             client.meta.config.inject_host_prefix = False
-        client.meta.events.register("before-sign.mwaa.InvokeRestApi", self._note_route)
+        for operation in ("InvokeRestApi", "CreateCliToken"):
+            client.meta.events.register(f"before-sign.mwaa.{operation}", self._note_route)
         return client
 
-    # -- InvokeRestApi without boto3 (see .signed) ---------------------------------------
+    # -- without boto3 (see .signed) ------------------------------------------------------
 
     def _route_key(self) -> tuple[str, ...]:
         from .signed import route_key
@@ -153,7 +155,7 @@ class ControlPlane:
         return route_key((*settings, "no-env-profile" if self.ignore_env_profile else ""))
 
     def _note_route(self, request: Any, signing_name: str, region_name: str, **_: Any) -> None:
-        """before-sign: how botocore sends InvokeRestApi, kept once the call succeeds."""
+        """before-sign: how botocore sends the call, kept once it succeeds."""
         from .signed import route_from
 
         signing = getattr(request, "context", {}).get("signing", {})
@@ -167,48 +169,47 @@ class ControlPlane:
             signing.get("region") or region_name,
             ca_file,
             self._session.get_credentials() if self._session is not None else None,
+            web_ca=self.trust.web_ca,
         )
 
-    def invoke_rest_api(self, **params: Any) -> dict:
-        """InvokeRestApi: along a recorded route when there is one (no boto3), else through
-        boto3, recording the route. Raises what :meth:`call` raises."""
+    def _signed_call(self, operation: str, params: dict[str, Any]) -> dict | None:
+        """``operation`` along the recorded route (no boto3); None when there is none or it
+        cannot answer alike (then boto3 makes the call, and a new route)."""
+        import json
         import os
 
         from . import signed
 
-        if self._client is None and signed.usable():
-            cache, key = signed.default_cache(), self._route_key()
-            route = cache.get(key)
-            if route is not None:
-                try:
-                    sent = signed.send(route, params, os.environ)
-                except signed.NotSent:
-                    sent = None
-                if sent is not None:
-                    reply = self._answer(route, sent)
-                    if reply is not None:
-                        return reply
-                cache.drop(key)  # boto3 again: its retries, its errors, a new route
-        from .rest import _RestException
-
-        self._route = None
+        if not signed.usable():
+            return None
+        cache, key = signed.default_cache(), self._route_key()
+        route = cache.get(key)
+        if route is None:
+            return None
+        if operation == "invoke_rest_api":
+            body = {k: v for k, v in params.items() if k != "Name"}
+            data: bytes | None = json.dumps(body, separators=(",", ":")).encode()
+        else:
+            data = None  # CreateCliToken: no body, as botocore sends it
         try:
-            reply = self.call("invoke_rest_api", **params)
-        except _RestException:
-            self._keep_route()  # Airflow answered: the route works
-            raise
-        self._keep_route()
+            sent = signed.send(
+                route, signed.OPERATIONS[operation], params["Name"], data, os.environ
+            )
+        except signed.NotSent:
+            sent = None
+        reply = self._answer(operation, route, sent) if sent is not None else None
+        if reply is None:
+            cache.drop(key)
+            return None
+        self.trust = Trust(None, route.web_ca)
+        host = urlsplit(route.base).hostname or ""
+        self.custom_endpoint = None if is_aws_host(host) else route.base
+        self.resolved = True
         return reply
 
-    def _keep_route(self) -> None:
-        from . import signed
-
-        if self._route is not None and signed.usable():
-            signed.default_cache().put(self._route_key(), self._route)
-        self._route = None
-
-    def _answer(self, route: Any, sent: Any) -> dict | None:
-        """The reply to a call sent along ``route``; None when boto3 should make it again."""
+    def _answer(self, operation: str, route: Any, sent: Any) -> dict | None:
+        """The reply to a call sent along ``route``; None when boto3 should make it again
+        (MWAA refused it before Airflow saw it, or a token could simply be asked again)."""
         import json
 
         from . import signed
@@ -219,11 +220,14 @@ class ControlPlane:
                 reply = json.loads(sent.body)
             except ValueError:
                 reply = None
-            if not isinstance(reply, dict):  # Airflow may have acted: never sent twice
-                raise ProtocolError(
-                    f"InvokeRestApi answered with no JSON object: {sent.body[:200]!r}"
-                )
-            return reply
+            if isinstance(reply, dict):
+                return reply
+            if operation == "create_cli_token":
+                return None
+            # InvokeRestApi: Airflow may have acted, so it is never sent twice
+            raise ProtocolError(f"InvokeRestApi answered with no JSON object: {sent.body[:200]!r}")
+        if operation != "invoke_rest_api":
+            return None
         code, doc = signed.error_code(sent)
         if code in ("RestApiClientException", "RestApiServerException"):
             raise _RestException(int(doc.get("RestApiStatusCode") or 0), doc.get("RestApiResponse"))
@@ -232,6 +236,13 @@ class ControlPlane:
             raise signed.server_error(code, doc)
         return None
 
+    def _keep_route(self) -> None:
+        from . import signed
+
+        if self._route is not None and signed.usable():
+            signed.default_cache().put(self._route_key(), self._route)
+        self._route = None
+
     def sts(self) -> Any:
         """An STS client on the same session and trust."""
         return self.session.client(
@@ -239,7 +250,27 @@ class ControlPlane:
         )
 
     def call(self, operation: str, **params: Any) -> dict:
-        """``operation`` (a boto3 method name) with botocore's errors mapped."""
+        """``operation`` (a boto3 method name) with botocore's errors mapped. CreateCliToken
+        and InvokeRestApi go along a recorded route, without boto3, when there is one."""
+        from . import signed
+        from .rest import _RestException
+
+        if operation in signed.OPERATIONS:
+            if self._client is None:
+                reply = self._signed_call(operation, params)
+                if reply is not None:
+                    return reply
+            self._route = None
+            try:
+                reply = self._call(operation, **params)
+            except _RestException:
+                self._keep_route()  # Airflow answered: the route works
+                raise
+            self._keep_route()
+            return reply
+        return self._call(operation, **params)
+
+    def _call(self, operation: str, **params: Any) -> dict:
         import botocore.exceptions as bx
 
         try:

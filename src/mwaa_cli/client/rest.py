@@ -93,7 +93,7 @@ def invoke(
     if method != "GET":
         mark_sent(f"{method} {path}")
     try:
-        reply = control_plane.invoke_rest_api(**params)
+        reply = control_plane.call("invoke_rest_api", **params)
     except _RestException as exc:
         cls = RestClientError if exc.status < 500 else RestServerError
         raise cls(method, path, exc.status, exc.body) from None

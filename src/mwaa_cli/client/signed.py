@@ -51,6 +51,9 @@ TEMPORARY_METHODS = frozenset(
     }
 )
 PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+# the calls that go without boto3 (boto3 method -> the path before the environment's name):
+# both on the "env." host, both what every command of `mwaa run` / `mwaa api` needs
+OPERATIONS = {"invoke_rest_api": "/restapi/", "create_cli_token": "/clitoken/"}
 
 
 class Credentials(NamedTuple):
@@ -71,6 +74,7 @@ class Route:
     ca_file: str  # the CA bundle the server is verified with
     method: str  # botocore's name for where the credentials came from
     expires_at: float
+    web_ca: str = ""  # the CA file the web server is verified with ("" = the default roots)
     access_key: str = field(default="", repr=False)
     secret_key: str = field(default="", repr=False)
     token: str = field(default="", repr=False)
@@ -144,7 +148,13 @@ def usable(environ: Mapping[str, str] | None = None) -> bool:
 
 
 def route_from(
-    request: Any, signing_name: str, region: str, ca_file: str, credentials: Any
+    request: Any,
+    signing_name: str,
+    region: str,
+    ca_file: str,
+    credentials: Any,
+    *,
+    web_ca: str = "",
 ) -> Route | None:
     """The route of an InvokeRestApi request botocore is about to sign, or None when its
     credentials should not be kept (an unknown provider, or no expiry to go by)."""
@@ -172,6 +182,7 @@ def route_from(
         ca_file=ca_file,
         method=method,
         expires_at=expires,
+        web_ca=web_ca,
         access_key=secret.access_key if secret else "",
         secret_key=secret.secret_key if secret else "",
         token=(secret.token or "") if secret else "",
@@ -188,9 +199,11 @@ class NotSent(Exception):
     """The request never reached the server: boto3 may carry it instead."""
 
 
-def send(route: Route, params: Mapping[str, Any], environ: Mapping[str, str]) -> Sent:
-    """POST InvokeRestApi ``params`` along ``route``, signed with botocore's SigV4.
-    Raises :class:`NotSent` when nothing was sent."""
+def send(
+    route: Route, prefix: str, name: str, body: bytes | None, environ: Mapping[str, str]
+) -> Sent:
+    """POST ``body`` (JSON; None: no body) to ``prefix`` + the environment ``name`` along
+    ``route``, signed with botocore's SigV4. Raises :class:`NotSent` when nothing was sent."""
     credentials = route.credentials(environ)
     if credentials is None:
         raise NotSent("no credentials")
@@ -200,14 +213,11 @@ def send(route: Route, params: Mapping[str, Any], environ: Mapping[str, str]) ->
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
 
-    body = {k: v for k, v in params.items() if k != "Name"}
-    url = f"{route.base}/restapi/{quote(str(params['Name']), safe='')}"
-    request = AWSRequest(
-        "POST",
-        url,
-        data=json.dumps(body, separators=(",", ":")).encode(),
-        headers={"Content-Type": "application/json", "User-Agent": _user_agent()},
-    )
+    url = f"{route.base}{prefix}{quote(name, safe='')}"
+    headers = {"User-Agent": _user_agent()}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    request = AWSRequest("POST", url, data=body or b"", headers=headers)
     SigV4Auth(credentials, route.signing_name, route.region).add_auth(request)
     parts = urlsplit(url)
     host, port = parts.hostname or "", parts.port
