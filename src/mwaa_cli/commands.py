@@ -12,9 +12,17 @@ from .errors import CommandNotAllowed
 
 @cache
 def _data() -> dict:
-    from importlib import resources
+    import os
 
-    return json.loads(resources.files("mwaa_cli").joinpath("data/commands.json").read_text())
+    path = os.path.join(os.path.dirname(__file__), "data", "commands.json")
+    try:
+        with open(path, encoding="utf-8") as fh:  # a plain file when installed (~10 ms less)
+            return json.load(fh)
+    except OSError:  # imported from a zip: ask importlib
+        from importlib import resources
+
+        text = resources.files("mwaa_cli").joinpath("data/commands.json").read_text()
+        return json.loads(text)
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:

@@ -227,3 +227,46 @@ def test_a_cli_token_comes_without_boto3_too(server, tmp_path):
         "list",
     ]
     assert outs[1]["code"] == 0
+
+
+# what a second `mwaa run` / `mwaa api` process must not import: the startup budget, as
+# modules (deterministic) rather than milliseconds (benchmarks measure those: bench/client.py)
+HEAVY = {
+    "boto3",
+    "botocore.session",
+    "botocore.client",
+    "botocore.credentials",
+    "httpx",
+    "starlette",
+    "uvicorn",
+    "cryptography",
+    "importlib.metadata",
+    "importlib.resources",
+}
+
+
+def imported(argv: list[str], env: dict) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "mwaa_cli", *argv],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return {
+        line.split("|")[-1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+
+
+def test_startup_budget_of_mwaa_run_and_mwaa_api(server, rest_server, tmp_path):  # noqa: F811
+    run_env = _cli_env(server.url, tmp_path / "run") | {"MWAA_ENV": "itest"}
+    assert "boto3" in imported(["run", "--", "dags", "list"], run_env)  # the first: boto3
+    again = imported(["run", "--", "dags", "list"], run_env)  # a cached token
+    assert not again & HEAVY, again & HEAVY
+    assert "botocore" not in again  # not even botocore: the token is on disk
+    api_env = _cli_env(rest_server, tmp_path / "api")
+    assert "boto3" in imported(["api", "GET", "/dags/d1"], api_env)
+    second = imported(["api", "GET", "/dags/d1"], api_env)
+    # botocore's signer brings urllib3, which reads importlib.metadata: allowed here
+    assert not second & (HEAVY - {"importlib.metadata", "importlib.resources"}), second & HEAVY
+    assert "botocore.auth" in second  # botocore's signer, alone

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import random
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -457,6 +456,8 @@ class Client:
 def _backoff(attempt: int, retry_after: float | None) -> float:
     """Seconds to wait before sending a busy command again: ``Retry-After`` when the server
     gave one, else 0.25 s doubling up to 8 s; jittered so that waiting clients spread out."""
+    import random
+
     if retry_after is not None:
         return retry_after + random.uniform(0, min(1.0, retry_after / 2 + 0.1))
     return min(8.0, 0.25 * 2**attempt) * random.uniform(0.5, 1.5)
