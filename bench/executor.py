@@ -151,11 +151,11 @@ def main() -> int:
         client.run(["version"])  # token + connection, as any caller would hold them
         # a few idle seconds in, the fork-server loads the providers' classes: a running
         # environment has long done so
-        status = home_root / "run" / "zygote.sock.providers"
+        status = home_root / "run" / "zygote.sock.warm"
         deadline = time.monotonic() + 120
         while not status.is_file() and time.monotonic() < deadline:
             time.sleep(0.5)
-        print(f"fork-server providers: {status.read_text().strip() if status.is_file() else '?'}")
+        print(f"fork-server warm-up: {status.read_text().strip() if status.is_file() else '?'}")
         print(
             f"{'command':48} {'cold p50':>9} {'p90':>7} {'endpoint p50':>13} {'p90':>7} "
             f"{'ratio':>7}"

@@ -248,7 +248,9 @@ def test_warm_equals_cold(executors_of, version, argv, setup):
     assert canon(w.stderr) == canon(c.stderr)
 
 
-PROVIDER_VIEWS = [
+AFTER_WARM_UP = [
+    ["dags", "list"],
+    ["tasks", "list", "hello_mwaa"],
     ["providers", "hooks"],
     ["providers", "links"],
     ["providers", "behaviours"],
@@ -259,16 +261,17 @@ PROVIDER_VIEWS = [
 
 
 @pytest.mark.parametrize("version", list(BY_VERSION))
-def test_provider_views_after_the_idle_warm_up_equal_cold(executors_of, version):
-    """A few idle seconds in, the fork-server loads the providers' classes (so that these
-    commands skip seconds of imports); what they print stays what a cold process prints."""
+def test_commands_after_the_idle_warm_up_equal_cold(executors_of, version):
+    """A few idle seconds in, the fork-server loads the providers' classes and the modules
+    the DAG files import (so that these commands skip seconds of imports); what they print
+    stays what a cold process prints."""
     warm, cold, _db, ahead = executors_of(version)
-    status = Path(f"{warm.socket_path}.providers")
+    status = Path(f"{warm.socket_path}.warm")
     deadline = time.monotonic() + 180
     while not status.is_file() and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert status.read_text().strip() == "loaded"
-    for argv in PROVIDER_VIEWS:
+    assert status.read_text().strip() == "providers: loaded; dag imports: loaded"
+    for argv in AFTER_WARM_UP:
         w = warm.run(argv)
         c = ahead[tuple(argv)][1] if tuple(argv) in ahead else cold.run(argv)
         assert w.exit_code == c.exit_code, argv

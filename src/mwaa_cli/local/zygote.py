@@ -158,24 +158,106 @@ def provider_steps():
                 yield
 
 
-def probe_providers() -> tuple[int, int]:
-    """Fork a child that loads the providers' classes with its output captured; it writes
-    b"1" to the returned pipe when that printed nothing and raised nothing (a cold command
-    that would log a provider's failure must still log it, from its own import)."""
+def _consume(steps) -> None:
+    for _ in steps:
+        pass
+
+
+def _parsed_imports() -> list[str]:
+    """Parse the DAG files; the modules that brought in, in import order, leaving out the
+    DAG files and anything from the DAGs or plugins folders."""
+    from airflow.configuration import conf
+
+    try:
+        from airflow.models.dagbag import DagBag
+    except ImportError:  # moved in later Airflow 3 releases
+        from airflow.dag_processing.dagbag import DagBag  # type: ignore[no-redef]
+
+    folders = [
+        os.path.realpath(conf.get("core", "dags_folder")),
+        os.path.realpath(conf.get("core", "plugins_folder")),
+    ]
+    before = set(sys.modules)
+    DagBag(folders[0], include_examples=False)
+    names = []
+    for name, module in list(sys.modules.items()):
+        if name in before or name.startswith("unusual_prefix_") or module is None:
+            continue
+        path = os.path.realpath(getattr(module, "__file__", None) or "")
+        if not path or any(path.startswith(folder + os.sep) for folder in folders):
+            continue
+        names.append(name)
+    return names
+
+
+def dag_imports() -> list[str]:
+    """The library modules the DAG files import: what a command that parses them imports
+    every time. A grandchild parses the files (its own logging thrown away); this process
+    then imports only those modules, so that the probe judges their imports alone. User
+    code runs in children only, never in the zygote."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        data = b"[]"
+        try:
+            os.close(read)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            data = json.dumps(_parsed_imports()).encode()
+        except BaseException:
+            pass
+        finally:
+            while data:
+                data = data[os.write(write, data) :]
+            os._exit(0)
+    os.close(write)
+    chunks = []
+    while chunk := os.read(read, 65536):
+        chunks.append(chunk)
+    os.close(read)
+    os.waitpid(pid, 0)
+    names = json.loads(b"".join(chunks) or b"[]")
+    _consume(import_steps(names))
+    return names
+
+
+def import_steps(names: list[str]):
+    """Import ``names`` one per step."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:  # imported lazily by the command that needs it, as before
+            pass
+        yield
+
+
+# the idle-time warm-ups, in order: name -> (what the probe child does and returns, the
+# steps the zygote then takes with that result)
+WARMERS = {
+    "providers": (lambda: _consume(provider_steps()), lambda _: provider_steps()),
+    "dag imports": (dag_imports, import_steps),
+}
+
+
+def probe(work) -> tuple[int, int]:
+    """Fork a child that runs ``work()`` with its output captured; it writes JSON
+    ``{"ok": …, "result": …}`` to the returned pipe: ok only when ``work`` printed nothing
+    and raised nothing (a cold command that would print a warning while importing a module
+    must still print it, from its own import)."""
     read, write = os.pipe()
     pid = os.fork()
     if pid != 0:
         os.close(write)
         return pid, read
-    verdict = b"0"
+    doc: dict = {"ok": False, "result": None}
     try:
         os.close(read)
         out_r, out_w = os.pipe()
         os.dup2(out_w, 1)
         os.dup2(out_w, 2)
-        os.set_blocking(out_w, False)  # a chatty provider must not block the probe
-        for _ in provider_steps():
-            pass
+        os.set_blocking(out_w, False)  # a chatty import must not block the probe
+        result = work()
         sys.stdout.flush()
         sys.stderr.flush()
         os.set_blocking(out_r, False)
@@ -183,11 +265,13 @@ def probe_providers() -> tuple[int, int]:
             printed = os.read(out_r, 1)
         except BlockingIOError:
             printed = b""
-        verdict = b"1" if not printed else b"0"
+        doc = {"ok": not printed, "result": result}
     except BaseException:
-        verdict = b"0"
+        pass
     finally:
-        os.write(write, verdict)
+        data = json.dumps(doc).encode()
+        while data:
+            data = data[os.write(write, data) :]
         os._exit(0)
 
 
@@ -390,7 +474,7 @@ class Zygote:
             os.unlink(path)
         self.listener.bind(path)
         os.chmod(path, 0o600)
-        self.status_path = path + ".providers"  # what the warm-up did, for people and tests
+        self.status_path = path + ".warm"  # what the idle-time warm-up did (people, tests)
         self.listener.listen(64)
         self.children: dict[int, _Job] = {}
         self.spares: list[tuple[int, socket.socket]] = []  # (pid, control socket)
@@ -400,28 +484,38 @@ class Zygote:
         self.sel = selectors.DefaultSelector()
         # providers loaded when idle: pending -> probing -> loading -> done
         self.warm = "pending"
+        self.warmers = list(WARMERS)
+        self.warm_report: list[str] = []
+        self.take = None
         self.probe = 0
+        self.probe_out = b""
         self.steps = iter(())
         self.last_activity = time.monotonic()
 
     def _warm_up_when_idle(self) -> None:
-        """After a few idle seconds, once: a probe child loads the providers (see
-        :func:`probe_providers`); if that was silent, the zygote loads them step by step
-        between commands, then replaces the spares forked before with children that
-        inherit them."""
+        """After a few idle seconds, once per warmer (:data:`WARMERS`): a probe child does
+        the work with its output captured; if that was silent, the zygote takes the same
+        steps between commands, then replaces the spares forked before with children that
+        inherit the result."""
         if self.warm == "pending":
             if self.children or time.monotonic() - self.last_activity < IDLE_BEFORE_WARM_UP:
                 return
+            if not self.warmers:
+                self.warm = "done"
+                self._status("; ".join(self.warm_report))
+                return
+            work, self.take = WARMERS[self.warmers[0]]
             self.warm = "probing"
-            pid, read = probe_providers()
-            self.probe = pid
+            self.probe, read = probe(work)
+            self.probe_out = b""
             self.sel.register(read, selectors.EVENT_READ, "probe")
         elif self.warm == "loading":
+            name = self.warmers[0]
             try:
                 next(self.steps)
+                return
             except StopIteration:
-                self.warm = "done"
-                self._status("loaded")
+                self.warm_report.append(f"{name}: loaded")
                 _dispose_engine()
                 gc.collect()
                 gc.freeze()
@@ -429,8 +523,9 @@ class Zygote:
                     control.close()  # EOF: the old spare exits, and is reaped
                 self.spares.clear()
             except Exception as exc:
-                self.warm = "done"
-                self._status(f"not loaded: {type(exc).__name__}")
+                self.warm_report.append(f"{name}: not loaded ({type(exc).__name__})")
+            self.warmers.pop(0)
+            self.warm = "pending"
 
     def _status(self, text: str) -> None:
         try:
@@ -440,15 +535,25 @@ class Zygote:
             pass
 
     def _probed(self, read: int) -> None:
-        verdict = os.read(read, 1)
+        chunk = os.read(read, 65536)
+        if chunk:
+            self.probe_out += chunk
+            return
         self.sel.unregister(read)
         os.close(read)
-        self.warm = "done"
-        if verdict == b"1":
-            self.steps = provider_steps()
+        name = self.warmers[0]
+        try:
+            doc = json.loads(self.probe_out)
+        except ValueError:
+            doc = {"ok": False}
+        if doc.get("ok"):
+            self.steps = iter(self.take(doc.get("result")))
             self.warm = "loading"
         else:
-            self._status("not loaded: loading them printed something or failed (probe)")
+            self.warm_report.append(f"{name}: not loaded (it printed something or failed)")
+            self.warmers.pop(0)
+            self.warm = "pending"
+            self.last_activity = 0.0  # the next one need not wait
 
     def _timeout(self) -> float | None:
         if self.warm == "loading":
