@@ -249,8 +249,18 @@ def test_warm_equals_cold(executors_of, version, argv, setup):
 
 
 AFTER_WARM_UP = [
+    ["version"],
+    ["cheat-sheet"],
     ["dags", "list"],
+    ["dags", "list", "-o", "json"],
+    ["dags", "list-import-errors"],
+    ["dags", "show", "hello_mwaa"],
     ["tasks", "list", "hello_mwaa"],
+    ["variables", "list"],
+    ["connections", "list"],
+    ["pools", "list"],
+    ["providers", "list"],
+    ["providers", "secrets"],
     ["providers", "hooks"],
     ["providers", "links"],
     ["providers", "behaviours"],
