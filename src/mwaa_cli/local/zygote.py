@@ -249,6 +249,8 @@ def probe(work) -> tuple[int, int]:
     ``{"ok": …, "result": …}`` to the returned pipe: ok only when ``work`` printed nothing
     and raised nothing (a cold command that would print a warning while importing a module
     must still print it, from its own import)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
     read, write = os.pipe()
     pid = os.fork()
     if pid != 0:
@@ -261,6 +263,10 @@ def probe(work) -> tuple[int, int]:
         os.dup2(out_w, 1)
         os.dup2(out_w, 2)
         os.set_blocking(out_w, False)  # a chatty import must not block the probe
+        # whatever sys.stdout/stderr were (a harness may have replaced them), both the fds
+        # and the objects now lead to the pipe
+        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
         result = work()
         sys.stdout.flush()
         sys.stderr.flush()
