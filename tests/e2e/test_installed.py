@@ -158,7 +158,8 @@ def test_the_installed_wheel_runs_the_flow(installed):
     log = installed["log"].read_text()
     # it ran from the venv, not the checkout, and made its runtime in the empty store
     where = _run([str(bin_ / "python"), "-c", "import mwaa_cli; print(mwaa_cli.__file__)"], env=env)
-    assert str(installed["tmp"] / "venv") in where.stdout and str(ROOT) not in where.stdout
+    module = Path(where.stdout.strip())
+    assert module.is_relative_to(installed["tmp"] / "venv") and not module.is_relative_to(ROOT)
     assert "Creating the Apache Airflow 3.3.1 runtime" in log
     assert (installed["tmp"] / "runtimes" / "airflow-3.3.1" / "mwaa-runtime.json").is_file()
     assert (

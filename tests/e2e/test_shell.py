@@ -28,6 +28,13 @@ def spawn(env) -> pexpect.spawn:
     return child
 
 
+def completes(child: pexpect.spawn, typed: str, added: str) -> None:
+    """Type ``typed`` and Tab, and wait until the completion has added ``added``: on a busy
+    machine the prompt redraws only what changed, so the whole word never shows at once."""
+    child.send(typed + "\t")
+    child.expect_exact(added)
+
+
 def test_shell_session(shell_env, local_env):
     child = spawn(shell_env)
     child.sendline("version")
@@ -39,15 +46,12 @@ def test_shell_session(shell_env, local_env):
     child.expect_exact("hello_mwaa")
     child.expect_exact(PROMPT)
 
-    child.send("dags unp\t")  # Tab completes the subcommand …
-    child.expect_exact("unpause")
-    child.send(" hello_m\t")  # … and a DAG id fetched from the environment
-    child.expect_exact("hello_mwaa")
+    completes(child, "dags unp", "ause")  # Tab completes the subcommand …
+    completes(child, " hello_m", "waa")  # … and a DAG id fetched from the environment
     child.sendline("")
     child.expect_exact(PROMPT)
 
-    child.send("variables get shell_var_o\t")  # variable keys too
-    child.expect_exact("shell_var_one")
+    completes(child, "variables get shell_var_o", "ne")  # variable keys too
     child.sendline("")
     child.expect_exact("1")
     child.expect_exact(PROMPT)
@@ -55,8 +59,7 @@ def test_shell_session(shell_env, local_env):
     child.sendline("variables set shell_var_two 2")  # changes the keys: fetched again
     child.expect_exact("shell_var_two created")
     child.expect_exact(PROMPT)
-    child.send("variables get shell_var_t\t")
-    child.expect_exact("shell_var_two")
+    completes(child, "variables get shell_var_t", "wo")
     child.sendline("")
     child.expect_exact("2")
     child.expect_exact(PROMPT)
