@@ -61,6 +61,9 @@ def airflow2(tmp_path_factory):
         assert done.returncode == 0, done.stderr
     trig = run("dags", "trigger", "hello_mwaa", "-e", f"{DAY}T00:00:00+00:00")
     assert trig.returncode == 0, trig.stderr
+    # what three of the exit-code cases below need (once, not before each case)
+    assert run("variables", "set", "infer_not_json", "plain text").returncode == 0
+    assert run("connections", "add", "infer_dup", "--conn-uri", "http://a").returncode == 0
     return run
 
 
@@ -125,8 +128,6 @@ def test_exit_code_rule_on_real_airflow2_output(airflow2, command):
     from mwaa_cli.cli.present import filter_noise
     from mwaa_cli.exit_codes import infer_exit_code
 
-    airflow2("variables", "set", "infer_not_json", "plain text")
-    airflow2("connections", "add", "infer_dup", "--conn-uri", "http://a")
     done = airflow2(*shlex.split(command))
     inferred = infer_exit_code(done.stderr, stdout=done.stdout)
     assert inferred == min(done.returncode, 2), done.stderr[-1500:]
