@@ -5,9 +5,9 @@ demo:   ## the main job: local environment + sample DAGs, driven by the mwaa cli
 	scripts/demo.sh
 test:   ## lint + all tests, end to end included (what CI runs)
 	scripts/test.sh
-test-slow:  ## the modules holding the slow tests `make test` leaves out, in full (region tests build on each other)
-	scripts/test.sh -m "slow or not slow" tests/e2e/test_region.py tests/e2e/test_ready.py \
-		tests/e2e/test_lifecycle.py tests/e2e/test_server_faults.py
+test-slow:  ## the slow tests `make test` leaves out (the region's module in full: its tests build on each other)
+	scripts/test.sh -m "slow or not slow" tests/e2e/test_region.py
+	scripts/test.sh -m slow --deselect tests/e2e/test_region.py
 test-load:  ## every test, slow ones too, with two CPU hogs beside it (a busy machine; not in CI)
 	MWAA_TEST_LOAD=2 scripts/test.sh -m "slow or not slow"
 docs:  ## the documentation site, built strictly (what CI checks), into site/

@@ -71,10 +71,17 @@ def test_every_airflow2_rule_has_a_live_case():
     assert set(ORDER) <= set(LIVE)
 
 
+# the Airflow 2 matrix runs a cold 2.10.3 CLI per case: `make test-slow` (the rule and the
+# exit-code rule run on Airflow 3 in make test: test_translation_live.py, test_flow.py)
+SLOW = pytest.mark.slow
+
+
+@SLOW
 def test_airflow2_is_the_version_we_think(airflow2):
     assert airflow2("version").stdout.strip() == b"2.10.3"
 
 
+@SLOW
 @pytest.mark.parametrize("rule", ORDER)
 def test_rule_runs_on_real_airflow2(airflow2, rule):
     argv, note = translate(shlex.split(LIVE[rule]), 2)
@@ -85,6 +92,7 @@ def test_rule_runs_on_real_airflow2(airflow2, rule):
     assert done.returncode == 0, (argv, done.stderr[-2000:])
 
 
+@SLOW
 def test_translated_commands_really_happened(airflow2):
     def runs(dag: str) -> str:
         out = airflow2("dags", "list-runs", "-d", dag, "-o", "json").stdout
@@ -123,6 +131,7 @@ INFER2 = [
 ]
 
 
+@SLOW
 @pytest.mark.parametrize("command", INFER2)
 def test_exit_code_rule_on_real_airflow2_output(airflow2, command):
     from mwaa_cli.cli.present import filter_noise
@@ -135,6 +144,7 @@ def test_exit_code_rule_on_real_airflow2_output(airflow2, command):
         assert b"Warning: " not in filter_noise(done.stderr)
 
 
+@SLOW
 def test_exit_code_rule_with_a_plugin_that_fails_to_import_on_airflow2(airflow2, tmp_path):
     """Airflow 2 logs a broken plugin's traceback too (classic layout): never a failure."""
     from mwaa_cli.exit_codes import infer_exit_code

@@ -220,10 +220,18 @@ def test_cases_cover_the_whole_allowlist(version):
     assert covered == set(allowlist.commands)
 
 
+def _marked(version: str) -> list:
+    """Airflow 2's half of the matrix is `make test-slow` (a cold 2.10.3 run per case)."""
+    return [pytest.mark.slow] if version == AIRFLOW2 else []
+
+
 @pytest.mark.parametrize(
     "version,argv,setup",
-    [(v, argv, setup) for v, cases in BY_VERSION.items() for argv, setup in cases],
-    ids=[f"{v}: {' '.join(argv)}" for v, cases in BY_VERSION.items() for argv, _ in cases],
+    [
+        pytest.param(v, argv, setup, marks=_marked(v), id=f"{v}: {' '.join(argv)}")
+        for v, cases in BY_VERSION.items()
+        for argv, setup in cases
+    ],
 )
 def test_warm_equals_cold(executors_of, version, argv, setup):
     warm, cold, db, ahead = executors_of(version)
@@ -267,7 +275,7 @@ AFTER_WARM_UP = [
 ]
 
 
-@pytest.mark.parametrize("version", list(BY_VERSION))
+@pytest.mark.parametrize("version", [pytest.param(v, marks=_marked(v)) for v in BY_VERSION])
 def test_commands_after_the_idle_warm_up_equal_cold(executors_of, version):
     """A few idle seconds in, the fork-server loads the providers' classes and the modules
     the DAG files import (so that these commands skip seconds of imports); what they print
