@@ -131,6 +131,7 @@ PROVIDER_VIEWS = (
     "trigger",
     "dialects",
 )
+TOP_UP_DELAY = 0.05  # seconds without a command before the spares used are replaced
 IDLE_BEFORE_WARM_UP = 3.0  # seconds without a command before the providers are loaded
 
 
@@ -440,6 +441,14 @@ def run_child(
                 stream.flush()
             except BaseException:
                 pass
+        # the output ends here: closing it now lets the server see end-of-file at once,
+        # not after the kernel has torn down this big address space (~20 ms); a process
+        # this command started that still holds the pipes keeps them open, as with a cold run
+        for fd in (1, 2):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
         if done is not None:
             try:
                 done.sendall(f"{code}\n".encode())
@@ -568,9 +577,12 @@ class Zygote:
     def _timeout(self) -> float | None:
         if self.warm == "loading":
             return 0
-        if self.warm != "pending":
-            return None
-        return max(0.05, IDLE_BEFORE_WARM_UP - (time.monotonic() - self.last_activity))
+        waits = []
+        if len(self.spares) < self.SPARES:
+            waits.append(max(0.0, self.last_activity + TOP_UP_DELAY - time.monotonic()))
+        if self.warm == "pending":
+            waits.append(max(0.05, IDLE_BEFORE_WARM_UP - (time.monotonic() - self.last_activity)))
+        return min(waits) if waits else None
 
     def serve(self) -> None:
         signal.set_wakeup_fd(self.wake_w.fileno())
@@ -651,6 +663,11 @@ class Zygote:
         self.spares.append((pid, control))
 
     def _top_up(self) -> None:
+        """Fork the spares that are missing - at once when none is left, else only after
+        TOP_UP_DELAY without a new command: a fork of this big a process takes ~15 ms, and
+        a command arriving meanwhile (the next of a batch) would wait for it."""
+        if self.spares and time.monotonic() - self.last_activity < TOP_UP_DELAY:
+            return
         while len(self.spares) < self.SPARES:
             self._fork_spare()
 
