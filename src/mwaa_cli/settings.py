@@ -208,6 +208,22 @@ def default_env(environ: Mapping[str, str] | None = None) -> str | None:
     return next((environ[v] for v in ENV_VARS["env"] if environ.get(v)), None)
 
 
+def aws_file_stamps(environ: Mapping[str, str]) -> list[str]:
+    """The AWS config and credentials files' time, size and inode ("-" when missing): part
+    of every cache key that an edited profile must invalidate."""
+    stamps = []
+    for var, default in (
+        ("AWS_CONFIG_FILE", "~/.aws/config"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+    ):
+        try:
+            stat = Path(environ.get(var) or default).expanduser().stat()
+            stamps.append(f"{stat.st_mtime_ns}:{stat.st_size}:{stat.st_ino}")
+        except OSError:
+            stamps.append("-")
+    return stamps
+
+
 def token_cache_key_hints(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
     """What, besides explicit settings, decides where and as whom a CLI token is made - read
     without boto3: region, profile, endpoint and access key id from the environment."""
@@ -218,16 +234,7 @@ def token_cache_key_hints(environ: Mapping[str, str] | None = None) -> tuple[str
 
     # a profile's endpoint and keys live in these files: when they change (a local
     # environment rewrote its profile), so does the key
-    stamps = []
-    for var, default in (
-        ("AWS_CONFIG_FILE", "~/.aws/config"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
-    ):
-        try:
-            stat = Path(environ.get(var) or default).expanduser().stat()
-            stamps.append(f"{stat.st_mtime_ns}:{stat.st_size}")
-        except OSError:
-            stamps.append("-")
+    stamps = aws_file_stamps(environ)
     return (
         first(*ENV_VARS["region"]),
         first(*ENV_VARS["profile"]),

@@ -27,7 +27,6 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
@@ -100,17 +99,9 @@ def route_key(
     digest = hashlib.sha256()
     for name in sorted(n for n in environ if n.startswith("AWS_")):
         digest.update(f"{name}={environ[name]}\0".encode())
-    stamps = []
-    for var, default in (
-        ("AWS_CONFIG_FILE", "~/.aws/config"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
-    ):
-        try:
-            stat = Path(environ.get(var) or default).expanduser().stat()
-            stamps.append(f"{stat.st_mtime_ns}:{stat.st_size}:{stat.st_ino}")
-        except OSError:
-            stamps.append("-")
-    return ("route", *settings, digest.hexdigest(), *stamps)
+    from ..settings import aws_file_stamps
+
+    return ("route", *settings, digest.hexdigest(), *aws_file_stamps(environ))
 
 
 class RouteCache(FileCache):
