@@ -33,7 +33,8 @@ def test_tampered_payload_is_rejected():
     with pytest.raises(TokenRejected, match="invalid"):
         signer.verify(f"{other_payload}.{sig}", "other")
     with pytest.raises(TokenRejected, match="invalid"):
-        signer.verify(f"{payload}.{sig[:-2]}AA", "local")
+        # another signature: 1 in 4096 already ends in "AA" (this flaked once)
+        signer.verify(f"{payload}.{sig[:-2]}{'AE' if sig.endswith('AA') else 'AA'}", "local")
 
 
 def test_token_of_another_key_is_rejected():
