@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from mwaa_cli.local.airflow.flavour import for_major
+from mwaa_cli.local.backends.sqlite import SqliteBackend
 from mwaa_cli.local.readiness import DagsParsed, NotReady, Readiness, wait_until_ready
 
 
@@ -168,7 +169,7 @@ def test_dag_files_count_as_parsed_once_registered_or_failed(tmp_path):
     (dags / ".hidden").mkdir()
     (dags / ".hidden" / "c.py").write_text("from airflow import DAG\n")
     db = tmp_path / "airflow.db"
-    parsed = DagsParsed(db, dags, "dag-processor")
+    parsed = DagsParsed(SqliteBackend(db).dag_files, dags, "dag-processor")
     assert {p.name for p in parsed.unparsed()} == {"a.py", "b.py", "broken.py"}
     _db(db, [str(dags / "a.py")], [])  # Airflow 2: absolute
     _db(db, ["sub/b.py"], ["broken.py"])  # Airflow 3: relative to the bundle
@@ -179,7 +180,9 @@ def test_dag_files_that_never_register_are_given_up_after_the_patience(tmp_path)
     dags = tmp_path / "dags"
     dags.mkdir()
     (dags / "utils.py").write_text("# helpers for airflow dags, no DAG here\n")
-    parsed = DagsParsed(tmp_path / "airflow.db", dags, "scheduler", patience=0.3)
+    parsed = DagsParsed(
+        SqliteBackend(tmp_path / "airflow.db").dag_files, dags, "scheduler", patience=0.3
+    )
     assert parsed.unparsed()
     time.sleep(0.4)
     assert parsed.unparsed() == set()

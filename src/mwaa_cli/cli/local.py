@@ -176,6 +176,29 @@ def local() -> None:
     is_flag=True,
     help="run detached (output in HOME/serve.log); return once every component answers",
 )
+@click.option(
+    "--backend",
+    type=click.Choice(["sqlite", "celery"]),
+    help="sqlite: SQLite + LocalExecutor, zero set-up; celery: Postgres + Celery workers "
+    "that autoscale, as MWAA [default: the env file's, else sqlite]",
+)
+@click.option(
+    "--environment-class",
+    type=click.Choice(["mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge",
+                       "mw1.2xlarge"]),
+    help="celery: tasks per worker as MWAA's class (3/5/10/20/40/80) [default: mw1.small]",
+)  # fmt: skip
+@click.option("--min-workers", type=click.IntRange(1), help="celery: workers always running [1]")
+@click.option("--max-workers", type=click.IntRange(1), help="celery: most workers [10]")
+@click.option("--schedulers", type=click.IntRange(1, 5), help="celery: schedulers to run [2]")
+@click.option(
+    "--db-url",
+    help="celery: your Postgres (postgresql+psycopg2://…) instead of one the environment owns",
+)
+@click.option(
+    "--broker-url",
+    help="celery: your broker (sqs://, redis://, amqp://) instead of the owned SQS-compatible one",
+)
 @click.option("--exit-with-stdin", is_flag=True, hidden=True)  # a region's child
 def serve(**opts) -> None:
     """Start a local environment in the foreground (Ctrl-C stops it), or with --background
@@ -223,6 +246,19 @@ def serve(**opts) -> None:
         rest_max_reply=int(opts["rest_max_reply"] * 1024 * 1024),
         exit_with_stdin=opts["exit_with_stdin"],
         ready_timeout=opts["ready_timeout"],
+        backend=opts["backend"],
+        celery={
+            key: opts[key]
+            for key in (
+                "environment_class",
+                "min_workers",
+                "max_workers",
+                "schedulers",
+                "db_url",
+                "broker_url",
+            )
+            if opts[key] is not None
+        },
     )
     raise SystemExit(run_server(options, paths.state_dir()))
 

@@ -98,3 +98,12 @@ class MwaaLocalPlugin(AirflowPlugin):  # type: ignore[misc,valid-type]
             ]
         else:
             flask_blueprints = _flask_blueprints()
+
+
+def worker_hostname() -> str:
+    """``core.hostname_callable`` of a Celery worker's processes: the worker's own name
+    (``worker-2@host``), so each task instance says which worker ran it (the autoscaler
+    retires only workers that run nothing; the UI shows it)."""
+    import socket
+
+    return os.environ.get("MWAA_LOCAL_WORKER_NAME") or socket.getfqdn()

@@ -7,6 +7,11 @@
     requirements = "requirements.txt"
     plugins = "plugins.zip"             # or a folder
     startup_script = "startup.sh"
+    backend = "celery"                  # Postgres + Celery workers (default: "sqlite")
+    environment_class = "mw1.medium"    # the Celery backend: tasks per worker
+    min_workers = 1
+    max_workers = 4
+    schedulers = 2
 
     [airflow_configuration_options]
     "core.default_timezone" = "utc"
@@ -31,7 +36,15 @@ _KEYS = {
     "plugins",
     "startup_script",
     "airflow_configuration_options",
+    "backend",
+    "environment_class",
+    "min_workers",
+    "max_workers",
+    "schedulers",
+    "db_url",
+    "broker_url",
 }
+_CELERY_INTS = ("min_workers", "max_workers", "schedulers")
 
 
 @dataclass
@@ -43,6 +56,8 @@ class Definition:
     plugins: Path | None = None
     startup_script: Path | None = None
     airflow_configuration_options: dict[str, str] = field(default_factory=dict)
+    backend: str | None = None
+    celery: dict = field(default_factory=dict)  # CeleryOptions' fields it sets
 
 
 def find(explicit: Path | None, dags: Path | None) -> Path | None:
@@ -93,4 +108,19 @@ def load(path: Path | None) -> Definition:
         plugins=file("plugins"),
         startup_script=file("startup_script"),
         airflow_configuration_options={str(k): str(v) for k, v in options.items()},
+        backend=str(doc["backend"]) if "backend" in doc else None,
+        celery=_celery(path, doc),
     )
+
+
+def _celery(path: Path, doc: dict) -> dict:
+    found: dict = {}
+    for key in ("environment_class", "db_url", "broker_url"):
+        if key in doc:
+            found[key] = str(doc[key])
+    for key in _CELERY_INTS:
+        if key in doc:
+            if not isinstance(doc[key], int) or isinstance(doc[key], bool):
+                raise ConfigError(f"{path}: {key} must be a whole number")
+            found[key] = doc[key]
+    return found

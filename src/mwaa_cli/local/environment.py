@@ -17,6 +17,7 @@ from ..errors import ConfigError
 from .airflow import config_options, plugins, requirements, startup
 from .airflow.home import AirflowHome
 from .airflow.runtime import Runtime, ensure
+from .backends.celery import CeleryOptions
 
 # what a failed requirements install adds to its message when the environment goes on
 STARTED_WITHOUT = "; the environment started without them, as MWAA does"
@@ -32,6 +33,8 @@ class Spec:
     plugins: Path | None = None
     startup_script: Path | None = None
     airflow_config: dict[str, str] = field(default_factory=dict)  # section.key -> value
+    backend: str = "sqlite"  # or "celery" (local/backends)
+    celery: CeleryOptions = field(default_factory=CeleryOptions)  # used when backend=celery
 
 
 @dataclass
@@ -49,14 +52,21 @@ class Assembled:
 
 
 def assemble(
-    spec: Spec, root: Path, api_port: int, say: Callable[[str], None], components: list[str]
+    spec: Spec,
+    root: Path,
+    api_port: int,
+    say: Callable[[str], None],
+    components: list[str],
+    backend: object = None,
 ) -> Assembled:
     """The Airflow home of ``spec`` at ``root``, ready for ``prepare()``; ``components``: the
     Airflow processes that will run (each gets the startup script's environment for its
     MWAA component name)."""
     env_options = config_options.to_environ(spec.airflow_config)  # refuses before any work
     runtime = ensure(spec.airflow_version, say=say)
-    home = AirflowHome(root, spec.dags, runtime, api_port=api_port, config_options=env_options)
+    home = AirflowHome(
+        root, spec.dags, runtime, api_port=api_port, config_options=env_options, backend=backend
+    )
     done = Assembled(home, runtime)
     logs = root / "logs"
     logs.mkdir(parents=True, exist_ok=True)

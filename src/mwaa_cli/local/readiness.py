@@ -37,6 +37,7 @@ class Readiness:
     heartbeats: Mapping[str, str]
     since: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     dags: DagsParsed | None = None  # the DAG files' first parse (when a component parses)
+    more: Callable[[], dict[str, str]] | None = None  # other components' pending (workers)
 
     def pending(self, http: httpx.Client) -> dict[str, str]:
         """component -> what it has not done yet (empty: everything answers)."""
@@ -54,6 +55,8 @@ class Readiness:
             beat = _heartbeat(health, key)
             if beat is None or beat < self.since:
                 waiting[component] = "no heartbeat yet"
+        if not waiting and self.more is not None:
+            waiting.update(self.more())
         if not waiting and self.dags is not None and (left := self.dags.unparsed()):
             waiting[self.dags.component] = f"{len(left)} DAG file(s) not parsed yet"
         return waiting
@@ -66,7 +69,7 @@ class DagsParsed:
     Given up (the banner says so) ``patience`` seconds after the components answer, as a
     file that defines no DAG never registers."""
 
-    db: Path
+    names: Callable[[], set[str]]  # file names the metadata DB has DAGs or import errors of
     folder: Path
     component: str  # the one that parses: dag-processor (3.x), scheduler (2.x)
     patience: float = 60.0
@@ -86,19 +89,7 @@ class DagsParsed:
         return found
 
     def registered(self) -> set[Path]:
-        import sqlite3
-
-        names: set[str] = set()
-        try:
-            with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=1) as db:
-                for table, column in (("dag", "fileloc"), ("import_error", "filename")):
-                    try:
-                        names |= {r[0] for r in db.execute(f"SELECT {column} FROM {table}")}
-                    except sqlite3.Error:
-                        pass
-        except sqlite3.Error:
-            return set()
-        return {(self.folder / n).resolve() for n in names if isinstance(n, str)}
+        return {(self.folder / n).resolve() for n in self.names()}
 
     def unparsed(self) -> set[Path]:
         now = time.monotonic()

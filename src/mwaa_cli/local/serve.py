@@ -19,23 +19,28 @@ from pathlib import Path
 
 from .._files import make_private_dir
 from ..aws_files import NotEditable
-from ..errors import ExitStatus, MwaaError
+from ..errors import ConfigError, ExitStatus, MwaaError
 from .airflow.home import AirflowHome, sample_dags_folder
 from .airflow.versions import DEFAULT, lookup
 from .airflow_rest import ROLES, AirflowRestApi, RestLimits
 from .api import EnvironmentInfo, Limits, LocalApp
 from .api.cli_queue import CommandQueue
 from .auth import SigV4Verifier, load_or_create_key, load_or_create_role_keys
+from .autoscale import Autoscaler
+from .backends import NAMES, check_unchanged, make_backend
+from .backends.celery import CeleryBackend, CeleryOptions
 from .banner import Banner, render_banner
+from .broker import BrokerError
 from .cli_tokens import DEFAULT_TTL, TokenSigner
 from .client_setup import client_environ, default_profile, write_aws_profile, write_env_file
 from .definition import find as find_definition
 from .definition import load as load_definition
 from .environment import Spec, assemble
 from .executor import ExecutorError, SubprocessExecutor, WarmExecutor
-from .metadata_db import check_sqlite
+from .metadata_db import MetadataUnavailable
 from .path_guard import dags_folder_guard
 from .policies import KEY_NAMES
+from .postgres import PostgresError
 from .readiness import DagsParsed, NotReady, Readiness, wait_until_ready
 from .sessions import SessionStore
 from .supervisor import Supervisor
@@ -77,6 +82,8 @@ class ServeOptions:
     rest_max_reply: int = 6 * 1024 * 1024  # bytes, as MWAA
     exit_with_stdin: bool = False  # stop when stdin closes (a region's child: its parent died)
     ready_timeout: float = 600.0  # seconds every component gets to answer before start fails
+    backend: str | None = None  # "sqlite" | "celery" (default: the env file's, else sqlite)
+    celery: dict = field(default_factory=dict)  # CeleryOptions' fields given as flags
 
     def spec(self) -> Spec:
         """This environment's definition: flags over the env file over defaults."""
@@ -93,7 +100,17 @@ class ServeOptions:
         ):
             if path is not None and not path.exists():
                 raise StartupError(f"{label} {path}: no such file", ExitStatus.CONFIG)
+        backend = self.backend or definition.backend or "sqlite"
+        if backend not in NAMES:
+            raise StartupError(
+                f"--backend {backend}: not one of {', '.join(NAMES)}", ExitStatus.CONFIG
+            )
+        celery = CeleryOptions(**{**definition.celery, **self.celery})
+        if backend == "celery" and (problems := celery.check()):
+            raise StartupError("; ".join(problems), ExitStatus.CONFIG)
         return Spec(
+            backend=backend,
+            celery=celery,
             airflow_version=version,
             dags=dags,
             requirements=self.requirements or definition.requirements,
@@ -199,6 +216,18 @@ def bind_or_explain(host: str, port: int) -> socket.socket:
 
 def serve(opts: ServeOptions, state_dir: Path) -> int:
     """Run the local environment in the foreground until Ctrl-C / SIGTERM."""
+    # the servers a backend owns (Postgres, the broker): started before the DB is migrated,
+    # stopped after every Airflow component, however serving ends
+    services = Supervisor([], dict(os.environ), state_dir, report=_say)
+    try:
+        return _serve(opts, state_dir, services)
+    finally:
+        if services.components:
+            report = services.stop(grace=15.0)
+            _say(f"stopped {report.describe()}")
+
+
+def _serve(opts: ServeOptions, state_dir: Path, services: Supervisor) -> int:
     spec = opts.spec()
     # until the banner, SIGTERM (mwaa local down, a region stopping this environment) is an
     # interrupt: what runs then - uv, the startup script, airflow db migrate - is killed
@@ -218,12 +247,22 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     port = sock.getsockname()[1]
     api_port = opts.api_port or free_port()
     flavour_components = _components(spec.airflow_version) if opts.scheduler else {}
+    backend = make_backend(spec, root, opts.region, opts.host)
+    if opts.scheduler:
+        flavour_components.update(backend.components())
+    services.log_dir = root / "logs"
     try:
-        built = assemble(spec, root, api_port, _say, list(flavour_components))
+        check_unchanged(_state(root), backend, root)
+        built = assemble(spec, root, api_port, _say, list(flavour_components), backend)
         home = built.home
+        backend.start_services(services, _say)
         state = home.prepare(log=_say, created=created)
-    except ValueError as exc:  # an upgrade MWAA would refuse
+    except (ValueError, ConfigError) as exc:  # an upgrade MWAA would refuse, a backend move
         raise StartupError(str(exc), ExitStatus.CONFIG) from None
+    except (PostgresError, BrokerError, MetadataUnavailable) as exc:
+        raise StartupError(
+            f"{exc}\n(see {root / 'logs'}: postgres.log, broker.log)", ExitStatus.UNAVAILABLE
+        ) from None
     except RuntimeError as exc:  # airflow db migrate failed
         raise StartupError(f"{exc}\n(see {root / 'logs'})", ExitStatus.SERVER_ERROR) from None
     version = spec.airflow_version
@@ -265,6 +304,7 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     except ExecutorError as exc:
         raise StartupError(f"{exc}; its error is above", ExitStatus.SERVER_ERROR) from None
     readiness = None
+    autoscaler: Autoscaler | None = None
     if opts.scheduler:
         readiness = Readiness(
             f"http://127.0.0.1:{api_port}",
@@ -272,9 +312,19 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
             home.flavour.answers,
             home.flavour.heartbeats,
             since=datetime.now(timezone.utc) - timedelta(seconds=1),
-            dags=DagsParsed(home.db_path, dags, home.flavour.parser),
+            dags=DagsParsed(backend.dag_files, dags, home.flavour.parser),
+            more=_workers_consuming(root / "logs", list(flavour_components)),
         )
-        supervisor.start(flavour_components, home.environ, nice=home.flavour.nice())
+        nice = home.flavour.nice()
+        level = max(nice.values(), default=0)
+        nice.update({name: level for name in flavour_components if name not in nice})
+        nice.pop(home.flavour.ui_component, None)
+        supervisor.start(flavour_components, home.environ, nice=nice)
+        if isinstance(backend, CeleryBackend):
+            autoscaler = Autoscaler(
+                backend, supervisor, home.environ, root / "run" / "workers.json", _say, level
+            )
+            autoscaler.adopt([n for n in flavour_components if n.startswith("worker-")])
     key = load_or_create_key(root / "credentials.json")
     role_keys = load_or_create_role_keys(root / "role-keys.json", KEY_NAMES)
     local_app = LocalApp(
@@ -282,7 +332,7 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
         TokenSigner(home.token_key(), opts.token_ttl),
         executor.run,
         verifier=SigV4Verifier([key, *role_keys.values()], opts.region, sessions=SessionStore()),
-        preflight=lambda command: check_sqlite(home.db_path, command),
+        preflight=backend.preflight,
         queue=CommandQueue(opts.concurrency, opts.queue_size, opts.queue_wait),
         limits=Limits(body_timeout=opts.body_timeout),
         rest=AirflowRestApi(
@@ -317,7 +367,11 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
     _configure_logging(root / "logs")
     _wait_for_components(readiness, root / "logs", opts.ready_timeout, supervisor, executor)
     early = keep_stop_signals()  # from the banner on, Ctrl-C means "stop"
-    record_owner(lock, endpoint, ready=True, error=built.error, api_port=api_port)
+    if autoscaler is not None:
+        autoscaler.start()
+    record_owner(
+        lock, endpoint, ready=True, error=built.error, api_port=api_port, backend=backend.name
+    )
     print(
         render_banner(
             Banner(opts, info, endpoint, dags, root, env_file, exports, profile, home, built),
@@ -338,6 +392,8 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
             app, sock, early, tls, opts.header_timeout, on_stop=end_commands_in_flight
         )
     finally:
+        if autoscaler is not None:
+            autoscaler.stop()
         _say("stopping Airflow components …")
         started = time.monotonic()
         stopping = threading.Thread(target=lambda: reports.append(supervisor.stop()))
@@ -350,6 +406,39 @@ def serve(opts: ServeOptions, state_dir: Path) -> int:
         _say(f"stopped in {time.monotonic() - started:.1f} s: {what}, fork-server")
         lock.close()
     return 0
+
+
+def _state(root: Path) -> dict:
+    try:
+        return json.loads((root / "state.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _workers_consuming(log_dir: Path, names: list[str]):
+    """Readiness of Celery workers: each has said "ready." in its log since this start."""
+    offsets = {}
+    for name in names:
+        if name.startswith("worker-"):
+            try:
+                offsets[name] = (log_dir / f"{name}.log").stat().st_size
+            except OSError:
+                offsets[name] = 0
+
+    def pending() -> dict[str, str]:
+        waiting = {}
+        for name, offset in offsets.items():
+            try:
+                with open(log_dir / f"{name}.log", "rb") as fh:
+                    fh.seek(offset)
+                    said = fh.read()
+            except OSError:
+                said = b""
+            if b" ready." not in said:
+                waiting[name] = "not consuming tasks yet"
+        return waiting
+
+    return pending
 
 
 def _interrupt(signum, _frame) -> None:

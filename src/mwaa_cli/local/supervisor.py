@@ -49,7 +49,7 @@ class Supervisor:
     _stopped: threading.Event = field(default_factory=threading.Event)
     _stop_report: StopReport | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _started: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
+    _started: dict[str, dict] = field(default_factory=dict)  # name -> the warden's spec
     _stopping: bool = False
     warden_restarts: int = 0
 
@@ -80,29 +80,39 @@ class Supervisor:
         commands: Mapping[str, list[str]],
         environ: Callable[[str], Mapping[str, str]] | None = None,
         nice: Mapping[str, int] | None = None,
+        user: int | None = None,
+        stop_signal: int | None = None,
     ) -> None:
         """Start each component (name -> Airflow argv), restarted when it crashes;
         ``environ(name)``: its environment (default: the supervisor's); ``nice``: name ->
-        how much lower its CPU priority is than the server's."""
+        how much lower its CPU priority is than the server's; ``user``: the uid they run
+        as; ``stop_signal``: what asks them to stop (default SIGTERM)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name, argv in commands.items():
             self.components[name] = 0
-            self._started[name] = (
-                [*self.airflow, *argv],
-                dict(environ(name) if environ else self.env),
-                (nice or {}).get(name, 0),
-            )
+            self._started[name] = {
+                "argv": [*self.airflow, *argv],
+                "env": dict(environ(name) if environ else self.env),
+                "nice": (nice or {}).get(name, 0),
+                "user": user,
+                "stop_signal": stop_signal,
+            }
             self._start_one(name)
 
+    def retire(self, name: str, grace: float = 60.0) -> None:
+        """Stop ``name`` for good (not restarted): its stop signal, then up to ``grace``
+        seconds for it to finish what it runs, then SIGKILL."""
+        if self._started.pop(name, None) is None:
+            return
+        self.components.pop(name, None)
+        self._send({"op": "retire", "name": name, "grace": grace})
+
     def _start_one(self, name: str) -> None:
-        argv, env, nice = self._started[name]
         self._send(
             {
                 "op": "start",
                 "name": name,
-                "nice": nice,
-                "argv": argv,
-                "env": env,
+                **self._started[name],
                 "log": str(self.log_dir / f"{name}.log"),
             }
         )

@@ -11,7 +11,9 @@ the warden has one thread).
 Protocol, JSON lines.
 
 stdin, from the server:
-  ``{"op": "start", "name", "argv", "env", "log", "cwd"}``  start (and keep restarting) it
+  ``{"op": "start", "name", "argv", "env", "log", "cwd", "nice", "user", "stop_signal"}``
+  start (and keep restarting) it
+  ``{"op": "retire", "name", "grace"}``  stop one for good (no restart), ``grace`` seconds
   ``{"op": "stop", "grace": 1.0}``  SIGTERM every component, SIGKILL what is left after
   ``grace`` seconds, then exit. End of file (the server died, even by SIGKILL) does the same.
 
@@ -19,6 +21,7 @@ stdout, to the server:
   ``{"event": "started", "name", "pid"}``
   ``{"event": "exited", "name", "pid", "code", "strays", "restart_in"}``  (restart_in: null
   when the warden gives up on it)
+  ``{"event": "retired", "name", "how"}``
   ``{"event": "stopped", "stopped": {name: how}, "strays": n, "seconds": s}``
 """
 
@@ -86,6 +89,15 @@ def _kill(pid: int, sig: int, group: bool = True) -> None:
         (os.killpg if group else os.kill)(pid, sig)
 
 
+def _identity(uid: int | None) -> dict:
+    if uid is None:
+        return {}
+    import pwd
+
+    entry = pwd.getpwuid(uid)
+    return {"user": uid, "group": entry.pw_gid, "extra_groups": []}
+
+
 class Component:
     def __init__(self, spec: dict) -> None:
         self.name: str = spec["name"]
@@ -94,6 +106,8 @@ class Component:
         self.log: str = spec["log"]
         self.cwd: str | None = spec.get("cwd")
         self.nice: int = int(spec.get("nice") or 0)
+        self.user: int | None = spec.get("user")  # uid to run as (root only: PostgreSQL)
+        self.stop_signal: int = int(spec.get("stop_signal") or signal.SIGTERM)
         self.proc: subprocess.Popen | None = None
         self.started = 0.0
         self.failures = 0
@@ -110,6 +124,7 @@ class Component:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: signalled as a whole
                 preexec_fn=_starter(self.nice),
+                **_identity(self.user),
             )
         self.started = time.monotonic()
         self.restart_at = None
@@ -138,6 +153,17 @@ class Warden:
             self._terminate([old], grace=1.0)
         self.components[comp.name] = comp
         self.emit(event="started", name=comp.name, pid=comp.spawn())
+
+    def retire(self, name: str, grace: float) -> None:
+        """Stop component ``name`` for good (a worker scaled down): its stop signal, up to
+        ``grace`` seconds for what it runs to finish, then SIGKILL. Not restarted."""
+        comp = self.components.pop(name, None)
+        if comp is None:
+            return
+        comp.restart_at = None
+        how = self._terminate([comp], grace)
+        self.kill_strays()
+        self.emit(event="retired", name=name, how=how.get(name, "exited"))
 
     def leaders(self) -> set[int]:
         return {
@@ -217,7 +243,7 @@ class Warden:
         how: dict[str, str] = {}
         live = [c for c in comps if c.proc is not None and c.proc.poll() is None]
         for comp in live:
-            _kill(comp.proc.pid, signal.SIGTERM)  # type: ignore[union-attr]
+            _kill(comp.proc.pid, comp.stop_signal)  # type: ignore[union-attr]
         deadline = time.monotonic() + grace
         pending = list(live)
         while pending and time.monotonic() < deadline:
@@ -281,6 +307,8 @@ class Warden:
                     request = json.loads(line)
                     if request["op"] == "start":
                         self.start(request)
+                    elif request["op"] == "retire":
+                        self.retire(request["name"], float(request.get("grace", 60.0)))
                     elif request["op"] == "stop":
                         grace = float(request.get("grace", grace))
                         stop_signal.append(0)

@@ -54,6 +54,8 @@ class Flavour:
 
     def mwaa_component(self, name: str) -> str:
         """The value of ``MWAA_AIRFLOW_COMPONENT`` for component ``name`` (or "cli")."""
+        if name.startswith("worker"):
+            return "worker"
         return "webserver" if name in (self.ui_component, "cli") else "scheduler"
 
     def prepare_users(self, home, passwords: dict[str, str]) -> None:

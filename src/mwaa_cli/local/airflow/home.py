@@ -89,10 +89,15 @@ class AirflowHome:
     startup_env: dict[str, dict[str, str]] = field(default_factory=dict)  # component -> env
     python_path: list[Path] = field(default_factory=list)
     installation: Any = None  # the runtime, or the runtime plus the requirements (a Layer)
+    backend: Any = None  # where the metadata lives, how tasks run (local/backends)
 
     def __post_init__(self) -> None:
         if self.installation is None:
             self.installation = self.runtime
+        if self.backend is None:
+            from ..backends.sqlite import SqliteBackend
+
+            self.backend = SqliteBackend(self.db_path)
 
     @property
     def flavour(self) -> Flavour:
@@ -134,9 +139,11 @@ class AirflowHome:
         env = dict(os.environ)
         env.pop("PYTHONHOME", None)
         env.update(OPINIONATED)
+        env.update(self.backend.opinionated(self))
         env.update(self.startup_env.get(self.flavour.mwaa_component(component), {}))
         env.update(self.config_options)
         env.update(self.essential())
+        env.update(getattr(self.backend, "component_env", lambda _: {})(component))
         return env
 
     def essential(self) -> dict[str, str]:
@@ -151,9 +158,7 @@ class AirflowHome:
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(self.plugins_folder),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": "4",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db_path}",
+            **self.backend.settings(self),  # executor, parallelism, DB (and broker)
             # migrations run once at start (see migrate()); skip the per-command check
             "AIRFLOW__DATABASE__CHECK_MIGRATIONS": "False",
             "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
@@ -238,11 +243,13 @@ class AirflowHome:
             problem = upgrade_problem(migrated, version)
             if problem:
                 raise ValueError(problem)
-        if migrated != version or not self.db_path.exists():
+        if migrated != version or not self.backend.migrated(self):
             verb = "Upgrading" if migrated and migrated != version else "Migrating"
-            log(f"{verb} the Airflow {version} metadata DB at {self.db_path} …")
+            where = self.db_path if self.backend.name == "sqlite" else "in Postgres"
+            log(f"{verb} the Airflow {version} metadata DB {where} …")
             self.migrate()
             state["migrated_version"] = version
+            state["backend"] = self.backend.name
             state.pop("users_for", None)
         if state.get("users_for") != version:
             self.flavour.prepare_users(self, passwords)

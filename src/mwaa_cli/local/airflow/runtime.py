@@ -150,7 +150,11 @@ class Runtime:
 
     def ready(self) -> bool:
         info = self.info()
-        return info.get("pins_sha256") == _sha(self.version.pins) and self.python.exists()
+        return (
+            info.get("pins_sha256") == _sha(self.version.pins)
+            and info.get("preinstalled") == list(PREINSTALLED)
+            and self.python.exists()
+        )
 
     @property
     def site_packages(self) -> Path:
@@ -253,6 +257,7 @@ def _create(runtime: Runtime, say: Callable[[str], None]) -> None:
                 "python_version": interpreter.version,
                 "mwaa_python": meta.python,
                 "pins_sha256": _sha(meta.pins),
+                "preinstalled": list(PREINSTALLED),
                 "site_packages": site,
                 "created_at": time.time(),
             },

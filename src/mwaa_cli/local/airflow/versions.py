@@ -20,6 +20,9 @@ PREINSTALLED = (
     "apache-airflow-providers-amazon[aiobotocore]",
     "apache-airflow-providers-http",
     "apache-airflow-providers-postgres",
+    "apache-airflow-providers-celery",  # MWAA runs CeleryExecutor on SQS
+    "celery[sqs]",
+    "pycurl==7.49.0",  # kombu's SQS transport; not in Airflow's constraints
     "graphviz",  # without it Airflow prints a warning on stdout: -o json would not parse
 )
 
