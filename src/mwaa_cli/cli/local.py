@@ -199,6 +199,11 @@ def local() -> None:
     "--broker-url",
     help="celery: your broker (sqs://, redis://, amqp://) instead of the owned SQS-compatible one",
 )
+@click.option(
+    "--scale-down-after",
+    type=click.FloatRange(0),
+    help="celery: seconds with fewer tasks than workers before idle workers stop [120]",
+)
 @click.option("--exit-with-stdin", is_flag=True, hidden=True)  # a region's child
 def serve(**opts) -> None:
     """Start a local environment in the foreground (Ctrl-C stops it), or with --background
@@ -256,6 +261,7 @@ def serve(**opts) -> None:
                 "schedulers",
                 "db_url",
                 "broker_url",
+                "scale_down_after",
             )
             if opts[key] is not None
         },

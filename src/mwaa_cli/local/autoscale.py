@@ -3,9 +3,10 @@
 Every ``interval`` seconds: queued + running task instances (from the metadata DB) divided
 by the tasks one worker runs at once, rounded up, within ``MinWorkers``..``MaxWorkers``, is
 the number of workers wanted (MWAA's documented rule). More are started at once; when fewer
-have been wanted for ``scale_down_after`` seconds, workers that run nothing (no queued or
-running task instance names them as its host) are stopped - the newest first, never below
-``MinWorkers``. What it decided is written to ``HOME/run/workers.json`` for the banner,
+have been wanted for ``scale_down_after`` seconds and no task is queued (a queued task's
+message may sit in any worker), workers that run nothing (no running task instance names
+them as its host) are stopped - the newest first, never below ``MinWorkers`` - with
+Celery's warm shutdown. What it decided is written to ``HOME/run/workers.json`` for the banner,
 ``mwaa local status`` and the tests.
 """
 
@@ -84,7 +85,9 @@ class Autoscaler:
             )
         elif wanted < len(self.workers):
             self._low_since = self._low_since or now
-            if now - self._low_since >= o.scale_down_after:
+            # a queued task's message may be in any worker's hands (received, not started):
+            # a worker stopped then would lose it until the broker's visibility timeout
+            if now - self._low_since >= o.scale_down_after and not queued:
                 busy = set(counts["running"]) | set(counts["queued"])
                 for name in sorted(self.workers, key=self._index, reverse=True):
                     if len(self.workers) <= wanted:

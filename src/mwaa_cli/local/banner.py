@@ -49,6 +49,7 @@ def render_banner(b: Banner, components: list[str]) -> str:
             f"                in a browser: {_browser_url(b.endpoint, info.name)}  (a host name of "
             "its own: its login cookies stay its own)",
             f"  components    {', '.join(components)}",
+            f"  backend       {b.home.backend.describe()}",
         ]
     else:
         lines.append("  components    none (--no-scheduler): CLI only, triggered runs stay queued")

@@ -119,15 +119,17 @@ class OwnedPostgres:
         if (user := self.user) is not None:
             os.chown(path, user.pw_uid, user.pw_gid)
 
-    def init(self, log) -> bool:
-        """Make the cluster unless it exists; True when it was made now."""
-        if (self.data / "PG_VERSION").is_file():
-            return False
+    def init(self, log, fresh: bool = False) -> bool:
+        """Make the cluster unless it exists (``fresh``: the home is new, so a cluster
+        left at its place belongs to a deleted one and goes); True when made now."""
         if self.user is not None:
             ROOT_DATA.mkdir(parents=True, exist_ok=True)
             os.chmod(ROOT_DATA.parent, 0o755)
             os.chmod(ROOT_DATA, 0o711)  # its users enter their own folder, list nothing
-        shutil.rmtree(self.base, ignore_errors=True)  # a half-made one
+            _forget_orphans()
+        if (self.data / "PG_VERSION").is_file() and not fresh:
+            return False
+        shutil.rmtree(self.base, ignore_errors=True)  # a half-made one, or an orphan
         self.base.mkdir(mode=0o700, parents=True)
         self._as_owner(self.base)
         log(f"Creating the PostgreSQL cluster at {self.data} …")
@@ -165,6 +167,8 @@ class OwnedPostgres:
         if done.returncode != 0:
             shutil.rmtree(self.base, ignore_errors=True)
             raise PostgresError(f"initdb failed: {(done.stderr or done.stdout).strip()[-800:]}")
+        if self.user is not None:  # whose it is: removed once that home is gone
+            (self.base / "home").write_text(str(self.home))
         # TCP only, every address it listens on, and always a password
         (self.data / "pg_hba.conf").write_text(
             "# written by mwaa-cli: TCP only, a password always\n"
@@ -222,3 +226,14 @@ class OwnedPostgres:
 
     def remove(self) -> None:
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _forget_orphans() -> None:
+    """Remove clusters under :data:`ROOT_DATA` whose environment's home no longer exists."""
+    for base in ROOT_DATA.iterdir():
+        try:
+            home = Path((base / "home").read_text().strip())
+        except OSError:
+            continue
+        if not home.exists():
+            shutil.rmtree(base, ignore_errors=True)

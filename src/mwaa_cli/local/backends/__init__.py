@@ -83,13 +83,14 @@ def make_backend(spec, root: Path, region: str, host: str) -> Backend:
             password = secret.read_text().strip()
         except OSError:
             password = ""
-        if not password:
+        fresh = not password
+        if fresh:
             password = secrets.token_urlsafe(24)
             write_private(secret, password.encode())
         listen = ["127.0.0.1"]
         if not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
             listen.append(host)
-        return CeleryBackend(root, spec.celery, password, region, listen)
+        return CeleryBackend(root, spec.celery, password, region, listen, fresh=fresh)
     from .sqlite import SqliteBackend
 
     return SqliteBackend(root / "airflow" / "airflow.db")

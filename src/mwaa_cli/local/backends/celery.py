@@ -82,6 +82,7 @@ class CeleryBackend:
     password: str  # the owned Postgres role's
     region: str = "us-east-1"
     listen: list[str] = field(default_factory=lambda: ["127.0.0.1"])  # the servers' addresses
+    fresh: bool = False  # a new home: a cluster found at its place is an orphan
     name: str = "celery"
     postgres: OwnedPostgres | None = None
     broker: OwnedBroker | None = None
@@ -152,7 +153,7 @@ class CeleryBackend:
     def start_services(self, supervisor, say: Callable[[str], None]) -> None:
         services: dict[str, list[str]] = {}
         if self.postgres is not None:
-            self.postgres.init(say)
+            self.postgres.init(say, fresh=self.fresh)
             services["postgres"] = self.postgres.argv()
         if self.broker is not None:
             services["broker"] = self.broker.argv()

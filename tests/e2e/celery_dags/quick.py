@@ -1,0 +1,17 @@
+"""One short task: the seed flow's run on a Celery worker."""
+
+from datetime import datetime
+
+from airflow.sdk import dag, task
+
+
+@dag(schedule=None, start_date=datetime(2024, 1, 1), catchup=False)
+def quick():
+    @task
+    def hello() -> str:
+        return "hello from a Celery worker"
+
+    hello()
+
+
+quick()

@@ -1,0 +1,246 @@
+"""The Celery backend end to end: a real PostgreSQL server, moto's SQS server as the broker,
+Airflow's Celery workers scaled by the environment - driven by the real client, boto3 and
+Airflow's REST API (through InvokeRestApi).
+
+One environment (mw1.micro: 3 tasks per worker, 1-3 workers, 2 schedulers) is shared by the
+module: the seed flow runs in `make test`; the fan-out/autoscaling and kill -9 tests are
+slow (`make test-slow`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from datetime import datetime
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from mwaa_cli.local.postgres import find_bindir
+
+from .conftest import LocalEnv, alive, start_local_env, stop, wait_for_dags
+
+DAGS = Path(__file__).parent / "celery_dags"
+PER_WORKER = 3  # mw1.micro
+MAX_WORKERS = 3
+
+
+def _postgres_or_skip() -> None:
+    try:
+        find_bindir()
+    except Exception as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"{exc} (.ci/run installs PostgreSQL)")
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def celery_env(tmp_path_factory):
+    _postgres_or_skip()
+    local = start_local_env(
+        tmp_path_factory.mktemp("celery"),
+        *("--backend", "celery", "--environment-class", "mw1.micro"),
+        *("--min-workers", "1", "--max-workers", str(MAX_WORKERS), "--schedulers", "2"),
+        *("--scale-down-after", "10", "--dags", str(DAGS), "--rest-timeout", "30"),
+        # a task whose worker died is failed (then retried) 20 s after its last heartbeat
+        *("--airflow-config", "scheduler.task_instance_heartbeat_timeout=20"),
+        *("--airflow-config", "scheduler.task_instance_heartbeat_timeout_detection_interval=5"),
+    )
+    try:
+        wait_for_dags(local, {"fan_out", "long_task", "quick"})
+        yield local
+    finally:
+        code = stop(local)
+        assert code == 0, local.stderr_text()[-3000:]
+        # every process of the environment ended: Postgres and the broker included
+        pids = _pids_with(str(local.home))
+        assert not pids, f"left running: {pids}"
+        assert "stopped postgres" in local.stderr_text()
+
+
+def _pids_with(text: str) -> list[int]:
+    """Processes whose command line or environment mentions ``text``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            data = Path(f"/proc/{entry}/cmdline").read_bytes()
+            data += Path(f"/proc/{entry}/environ").read_bytes()
+        except OSError:
+            continue
+        if text.encode() in data and alive(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+def _api(env: LocalEnv, method: str, path: str, *more: str) -> dict:
+    done = env.mwaa("api", method, path, *more)
+    assert done.returncode == 0, done.stderr.decode()
+    return json.loads(done.stdout)
+
+
+def _trigger(env: LocalEnv, dag_id: str) -> str:
+    _api(env, "patch", f"/dags/{dag_id}", "--body", '{"is_paused": false}')
+    run = _api(env, "post", f"/dags/{dag_id}/dagRuns", "--body", '{"logical_date": null}')
+    return run["dag_run_id"]
+
+
+def _wait_run(env: LocalEnv, dag_id: str, run_id: str, timeout: float = 300) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        state = _api(env, "get", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
+        if state in ("success", "failed") or time.monotonic() > deadline:
+            return state
+        time.sleep(1)
+
+
+def _task_instances(env: LocalEnv, dag_id: str, run_id: str) -> list[dict]:
+    doc = _api(env, "get", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", "--paginate")
+    return doc["task_instances"]
+
+
+def _workers(env: LocalEnv) -> dict:
+    return json.loads((env.home / "run" / "workers.json").read_text())
+
+
+def test_seed_flow_on_celery(celery_env):
+    """The client's flow, unchanged, on Postgres + Celery: CLI commands, a triggered run that
+    a Celery worker executes, the AWS control plane through boto3."""
+    env = celery_env
+    listed = env.mwaa("run", "--", "dags", "list", "-o", "json")
+    assert listed.returncode == 0, listed.stderr.decode()
+    assert {"fan_out", "long_task", "quick"} <= {
+        d["dag_id"] for d in json.loads(listed.stdout.decode().splitlines()[-1])
+    }
+    run_id = _trigger(env, "quick")
+    assert _wait_run(env, "quick", run_id) == "success"
+    (ti,) = _task_instances(env, "quick", run_id)
+    assert ti["hostname"].startswith("worker-"), ti  # run by a Celery worker, named
+    mwaa = boto3.client(
+        "mwaa",
+        endpoint_url=env.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=env.key["AccessKeyId"],
+        aws_secret_access_key=env.key["SecretAccessKey"],
+        verify=env.ca_bundle,
+        config=Config(inject_host_prefix=False),
+    )
+    token = mwaa.create_cli_token(Name=env.name)
+    assert token["CliToken"] and token["WebServerHostname"]
+    variables = env.mwaa("run", "--", "variables", "set", "on_postgres", "yes")
+    assert variables.returncode == 0, variables.stderr.decode()
+    got = env.mwaa("run", "--", "variables", "get", "on_postgres")
+    assert got.stdout.decode().strip().splitlines()[-1] == "yes"
+    banner = env.stderr_text()
+    assert "CeleryExecutor" in banner and "worker-1" in banner
+
+
+@pytest.mark.slow
+def test_fan_out_scales_up_respects_concurrency_and_scales_back(celery_env):
+    """50 tasks: the workers go from 1 to MaxWorkers (queued + running / tasks per worker),
+    no worker runs more than its class allows at once, every task succeeds, and once idle
+    the environment is back to MinWorkers."""
+    env = celery_env
+    assert _workers(env)["count"] == 1
+    run_id = _trigger(env, "fan_out")
+    peak = 1
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        peak = max(peak, _workers(env)["count"])
+        state = _api(env, "get", f"/dags/fan_out/dagRuns/{run_id}")["state"]
+        if state in ("success", "failed"):
+            break
+        time.sleep(1)
+    assert state == "success"
+    assert peak == MAX_WORKERS, _workers(env)
+    tis = _task_instances(env, "fan_out", run_id)
+    assert len(tis) == 50 and {t["state"] for t in tis} == {"success"}
+    hosts = {t["hostname"] for t in tis}
+    assert len(hosts) >= 2, hosts  # the work was shared
+    for host in hosts:
+        spans = [
+            (_stamp(t["start_date"]), _stamp(t["end_date"])) for t in tis if t["hostname"] == host
+        ]
+        assert _most_at_once(spans) <= PER_WORKER, (host, spans)
+    deadline = time.monotonic() + 120
+    while _workers(env)["count"] > 1 and time.monotonic() < deadline:
+        time.sleep(1)
+    status = _workers(env)
+    assert status["count"] == 1, status
+    assert any("scaled down" in e for e in status["events"]), status["events"]
+
+
+def _stamp(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _most_at_once(spans: list[tuple[float, float]]) -> int:
+    edges = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+    most = now = 0
+    for _, step in edges:
+        now += step
+        most = max(most, now)
+    return most
+
+
+def _worker_pid(name: str) -> int:
+    """The leader process of the worker component ``name`` (its --celery-hostname)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if (
+            b"--celery-hostname" in argv
+            and argv[argv.index(b"--celery-hostname") + 1].startswith(f"{name}@".encode())
+            and os.getpgid(int(entry)) == int(entry)
+        ):
+            return int(entry)
+    raise AssertionError(f"no process for {name}")
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_task_the_task_is_retried(celery_env):
+    """kill -9 of the worker running a task: the task is failed by its missed heartbeats,
+    retried, and the run succeeds - nothing lost."""
+    env = celery_env
+    run_id = _trigger(env, "long_task")
+    deadline = time.monotonic() + 180
+    while True:
+        (ti,) = _task_instances(env, "long_task", run_id)
+        if ti["state"] == "running" and ti["hostname"]:
+            break
+        assert time.monotonic() < deadline, ti
+        time.sleep(1)
+    worker = ti["hostname"].split("@")[0]
+    os.kill(_worker_pid(worker), signal.SIGKILL)
+    assert _wait_run(env, "long_task", run_id, timeout=400) == "success"
+    (ti,) = _task_instances(env, "long_task", run_id)
+    assert ti["state"] == "success" and ti["try_number"] == 2, ti
+    assert worker in env.stderr_text()  # the warden said it exited and restarted it
+
+
+@pytest.mark.slow
+def test_a_scheduler_killed_the_other_keeps_runs_going(celery_env):
+    """Schedulers=2: kill -9 one scheduler, a run triggered right away still succeeds."""
+    env = celery_env
+    pids = [p for p in _pids_with(str(env.home)) if _is_scheduler(p)]
+    assert len(pids) >= 2, pids
+    os.kill(pids[0], signal.SIGKILL)
+    run_id = _trigger(env, "quick")
+    assert _wait_run(env, "quick", run_id, timeout=180) == "success"
+
+
+def _is_scheduler(pid: int) -> bool:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"scheduler" in argv[:3] and os.getpgid(pid) == pid
