@@ -189,19 +189,16 @@ def _most_at_once(spans: list[tuple[float, float]]) -> int:
 
 
 def _worker_pid(name: str) -> int:
-    """The leader process of the worker component ``name`` (its --celery-hostname)."""
+    """The main process of the worker component ``name`` (by the title Celery gives it)."""
+    wanted = f"[celeryd: {name}@".encode()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            title = Path(f"/proc/{entry}/cmdline").read_bytes()
         except OSError:
             continue
-        if (
-            b"--celery-hostname" in argv
-            and argv[argv.index(b"--celery-hostname") + 1].startswith(f"{name}@".encode())
-            and os.getpgid(int(entry)) == int(entry)
-        ):
+        if title.startswith(wanted) and b":MainProcess]" in title:
             return int(entry)
     raise AssertionError(f"no process for {name}")
 

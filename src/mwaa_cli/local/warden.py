@@ -162,7 +162,7 @@ class Warden:
             return
         comp.restart_at = None
         how = self._terminate([comp], grace)
-        self.kill_strays()
+        self.sweep(1.0)
         self.emit(event="retired", name=name, how=how.get(name, "exited"))
 
     def leaders(self) -> set[int]:
@@ -207,7 +207,7 @@ class Warden:
             _kill(pid, signal.SIGKILL)  # the rest of its process group (workers, tasks)
             if self.stopping:
                 continue
-            strays = self.kill_strays()
+            strays = self.sweep(1.0)
             now = time.monotonic()
             comp.failures = 1 if now - comp.started > STABLE else comp.failures + 1
             delay = None
@@ -258,11 +258,23 @@ class Warden:
                 comp.proc.wait(timeout=2)  # type: ignore[union-attr]
         return how
 
+    def sweep(self, seconds: float = 2.0) -> int:
+        """Kill strays until none has appeared for a while (at most ``seconds``): a process
+        in a group of its own (Airflow 3's task processes) becomes our child only once the
+        parent that was just killed has exited."""
+        total, quiet, deadline = 0, 0, time.monotonic() + seconds
+        while quiet < 3 and time.monotonic() < deadline:
+            found = self.kill_strays()
+            total += found
+            quiet = 0 if found else quiet + 1
+            time.sleep(0.05)
+        return total
+
     def stop(self, grace: float) -> None:
         started = time.monotonic()
         self.stopping = True
         how = self._terminate(list(self.components.values()), grace)
-        strays = self.kill_strays()
+        strays = self.sweep()
         with contextlib.suppress(ChildProcessError):
             while os.waitpid(-1, os.WNOHANG)[0] > 0:
                 pass
