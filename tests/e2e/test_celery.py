@@ -22,7 +22,7 @@ from botocore.config import Config
 
 from mwaa_cli.local.postgres import find_bindir
 
-from .conftest import LocalEnv, alive, start_local_env, stop, wait_for_dags
+from .conftest import LocalEnv, alive, free_port, start_local_env, stop, wait_for_dags
 
 DAGS = Path(__file__).parent / "celery_dags"
 PER_WORKER = 3  # mw1.micro
@@ -241,3 +241,78 @@ def _is_scheduler(pid: int) -> bool:
     except OSError:
         return False
     return b"scheduler" in argv[:3] and os.getpgid(pid) == pid
+
+
+@pytest.mark.slow
+def test_region_sizes_celery_environments_as_mwaa_and_mixes_backends(tmp_path):
+    """`mwaa local up --backend celery`: CreateEnvironment with the AWS CLI's sizing flags
+    gives a Postgres + Celery environment sized by them; the tag mwaa-local:backend=sqlite
+    puts another environment of the same region on SQLite; `down` ends every process."""
+    _postgres_or_skip()
+    from .test_region import Region
+
+    bucket = tmp_path / "bucket"
+    (bucket / "dags").mkdir(parents=True)
+    (bucket / "dags" / "quick.py").write_bytes((DAGS / "quick.py").read_bytes())
+    region = Region(tmp_path, free_port(), {})
+    region.up_env = region.base_env()
+    up = region.mwaa(
+        "local", "up", "--port", str(region.port), "--no-profile", "--backend", "celery",
+        "--bucket", f"teambucket={bucket}", env=region.up_env, timeout=600,
+    )  # fmt: skip
+    assert up.returncode == 0, up.stderr.decode()[-3000:]
+    region.env = {**region.base_env(), **_exports(tmp_path / "home" / "region" / "env.sh")}
+    pids: set[int] = set()
+    try:
+        common = (
+            "--execution-role-arn", "arn:aws:iam::123456789012:role/mwaa",
+            "--source-bucket-arn", "arn:aws:s3:::teambucket", "--dag-s3-path", "dags",
+            "--network-configuration", "SubnetIds=subnet-1,subnet-2,SecurityGroupIds=sg-1",
+            "--airflow-version", "3.3.1",
+        )  # fmt: skip
+        region.aws(
+            "create-environment", "--name", "big", *common, "--environment-class", "mw1.medium",
+            "--min-workers", "1", "--max-workers", "4", "--schedulers", "2",
+        )  # fmt: skip
+        region.aws(
+            "create-environment", "--name", "small", *common,
+            "--tags", "mwaa-local:backend=sqlite",
+        )  # fmt: skip
+        for name in ("big", "small"):
+            region.wait(name, {"AVAILABLE"}, timeout=900)
+        big = region.aws("get-environment", "--name", "big")["Environment"]
+        assert (big["MinWorkers"], big["MaxWorkers"], big["Schedulers"]) == (1, 4, 2)
+        assert "Workers" not in json.dumps(big).replace("MinWorkers", "").replace(
+            "MaxWorkers", ""
+        )  # the shape stays MWAA's: no field of ours
+        homes = {p.parent.parent.name: p.parent.parent for p in tmp_path.rglob("run/workers.json")}
+        assert set(homes) == {"big"}, homes
+        status = json.loads((homes["big"] / "run" / "workers.json").read_text())
+        assert (status["min_workers"], status["max_workers"]) == (1, 4)
+        assert status["tasks_per_worker"] == 10  # mw1.medium
+        small_db = [p for p in tmp_path.rglob("airflow/airflow.db") if "small" in str(p)]
+        assert small_db, "small is not on SQLite"
+        for name in ("big", "small"):
+            region.wait_dags(name, "quick")
+        listing = region.mwaa("local", "status")
+        assert listing.returncode == 0
+        assert "workers 1 (1-4)" in listing.stdout.decode(), listing.stdout.decode()
+        pids = region.env_pids()
+    finally:
+        region.mwaa("local", "down", timeout=300)
+    deadline = time.monotonic() + 60
+    while {p for p in pids if alive(p)} and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not {p for p in pids if alive(p)}
+    assert not _pids_with(str(tmp_path / "home"))
+
+
+def _exports(env_sh: Path) -> dict[str, str]:
+    import shlex
+
+    found = {}
+    for line in env_sh.read_text().splitlines():
+        if line.startswith("export "):
+            key, _, value = line[7:].partition("=")
+            found[key] = shlex.split(value)[0]
+    return found

@@ -609,9 +609,27 @@ def _bucket_option(values: tuple[str, ...]) -> dict[str, Path]:
     help="the AWS profile that reaches the region",
 )
 @click.option("--no-profile", is_flag=True, help="write no AWS profile (source env.sh instead)")
+@click.option(
+    "--backend",
+    type=click.Choice(["sqlite", "celery"]),
+    default="sqlite",
+    show_default=True,
+    help="environments' backend: celery runs Postgres + Celery workers sized by "
+    "EnvironmentClass/MinWorkers/MaxWorkers/Schedulers (the tag mwaa-local:backend picks "
+    "per environment)",
+)
 @click.option("--foreground", is_flag=True, help="run in this terminal (Ctrl-C stops it)")
 def up(
-    host, port, region, bucket, buckets, dag_sync_interval, write_profile, no_profile, foreground
+    host,
+    port,
+    region,
+    bucket,
+    buckets,
+    dag_sync_interval,
+    write_profile,
+    no_profile,
+    backend,
+    foreground,
 ):
     """Start the local region in the background: CreateEnvironment, UpdateEnvironment,
     DeleteEnvironment and tags for any number of environments on one endpoint (environments
@@ -626,6 +644,7 @@ def up(
         buckets_root=buckets.resolve() if buckets else None,
         dag_sync_interval=dag_sync_interval,
         write_profile=None if no_profile else write_profile,
+        backend=backend,
     )
     if foreground:
         raise SystemExit(server.run(options))
@@ -683,6 +702,8 @@ def status(as_json: bool) -> None:
                 f"  {env.name:20} {state:10} {env.pid or '-'!s:8} "
                 f"{env.endpoint if env.running else '-'}"
             )
+            if env.running and (line := _workers_line(env.describe()["workers"])):
+                click.echo(f"  {'':20} {line}")
 
 
 def _print_status(current, envs: list[dict]) -> None:
@@ -706,6 +727,19 @@ def _print_status(current, envs: list[dict]) -> None:
             f"  {env['name']:20} {env['status']:14} {env['airflow_version'] or '-':8} "
             f"{env['webserver']:16} {summary}"
         )
+        if line := _workers_line(env.get("workers")):
+            click.echo(f"  {'':20} {line}")
+
+
+def _workers_line(status: dict | None) -> str:
+    """A Celery environment's workers, as its autoscaler last wrote them."""
+    if not status:
+        return ""
+    return (
+        f"celery: workers {status['count']} ({status['min_workers']}-{status['max_workers']}, "
+        f"{status['tasks_per_worker']} tasks each); {status['queued']} queued, "
+        f"{status['running']} running"
+    )
 
 
 @local.command()

@@ -48,7 +48,14 @@ class ServeEnv:
             "pid": self.pid,
             "endpoint": self.endpoint,
             "log": str(self.log) if self.log.is_file() else None,
+            "workers": read_status(self.home),
         }
+
+
+def read_status(home: Path) -> dict | None:
+    from .autoscale import read_status as read
+
+    return read(home)
 
 
 def serve_envs() -> list[ServeEnv]:

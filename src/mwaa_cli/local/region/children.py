@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...paths import LocalLayout
@@ -37,6 +37,7 @@ class Launch:
     startup_script: Path | None = None
     airflow_config: Path | None = None  # a JSON file (the options are secrets: not in argv)
     env_file: Path | None = None  # an empty definition, so none in the bucket applies
+    backend: list[str] = field(default_factory=list)  # --backend … flags
 
     def argv(self) -> list[str]:
         argv = [
@@ -70,7 +71,7 @@ class Launch:
                 argv += [flag, str(path)]
         if self.airflow_config is not None:
             argv += ["--airflow-config", f"@{self.airflow_config}"]
-        return argv
+        return argv + self.backend
 
 
 @dataclass

@@ -52,6 +52,9 @@ def _free_port() -> int:
     return free_port()
 
 
+BACKEND_TAG = "mwaa-local:backend"  # "sqlite" | "celery": overrides the region's default
+
+
 class Registry:
     """name -> environment, persisted under ``root / "envs"``."""
 
@@ -63,8 +66,10 @@ class Registry:
         say: Callable[[str], None],
         account: str = "000000000000",
         dag_sync_interval: float = 30.0,
+        backend: str = "sqlite",
     ) -> None:
         self.root = root / "envs"
+        self.backend = backend  # environments' default; the tag BACKEND_TAG picks per one
         self.region, self.account = region, account
         self.buckets = buckets
         self.say = say
@@ -428,7 +433,23 @@ class Registry:
             startup_script=present("startup.sh"),
             airflow_config=config,
             env_file=empty,
+            backend=self._backend_flags(record, definition),
         )
+
+    def _backend_flags(self, record: Record, definition: dict) -> list[str]:
+        """``mwaa local serve`` flags of the environment's backend: Celery sized as MWAA
+        sizes it (EnvironmentClass, MinWorkers, MaxWorkers, Schedulers)."""
+        backend = record.tags.get(BACKEND_TAG, self.backend)
+        if backend != "celery":
+            return ["--backend", "sqlite"]
+        sizes = model.describe_sizes(definition)
+        return [
+            *("--backend", "celery"),
+            *("--environment-class", definition.get("EnvironmentClass", "mw1.small")),
+            *("--min-workers", str(sizes["MinWorkers"])),
+            *("--max-workers", str(sizes["MaxWorkers"])),
+            *("--schedulers", str(sizes["Schedulers"])),
+        ]
 
     def _start(self, record: Record, launch: Launch) -> Outcome:
         stop_leftover(launch.home)

@@ -50,6 +50,7 @@ class RegionOptions:
     dag_sync_interval: float = 30.0
     write_profile: str | None = DEFAULT_PROFILE
     tls: bool = True
+    backend: str = "sqlite"  # environments' default (the tag mwaa-local:backend overrides)
 
     def argv(self) -> list[str]:
         """This configuration as ``mwaa local up --foreground`` flags."""
@@ -60,6 +61,7 @@ class RegionOptions:
             argv += ["--buckets", str(self.buckets_root)]
         argv += ["--dag-sync-interval", str(self.dag_sync_interval)]
         argv += ["--write-profile", self.write_profile] if self.write_profile else ["--no-profile"]
+        argv += ["--backend", self.backend]
         return argv
 
 
@@ -84,7 +86,14 @@ def run(opts: RegionOptions) -> int:
     role_keys = load_or_create_role_keys(root / "role-keys.json", KEY_NAMES)
     verifier = SigV4Verifier([key, *role_keys.values()], opts.region, sessions=SessionStore())
     buckets = Buckets(opts.buckets, opts.buckets_root, opts.region)
-    registry = Registry(root, opts.region, buckets, _say, dag_sync_interval=opts.dag_sync_interval)
+    registry = Registry(
+        root,
+        opts.region,
+        buckets,
+        _say,
+        dag_sync_interval=opts.dag_sync_interval,
+        backend=opts.backend,
+    )
     profile = opts.write_profile
     if profile:
         try:
@@ -138,6 +147,12 @@ def state() -> RegionState:
     return RegionState(running, owner.get("pid"), owner.get("endpoint"), owner.get("profile"), root)
 
 
+def read_status(home: Path) -> dict | None:
+    from ..autoscale import read_status as read
+
+    return read(home)
+
+
 def environments() -> list[dict]:
     """Every environment's record (what ``status`` shows), read from disk."""
     out = []
@@ -157,6 +172,8 @@ def environments() -> list[dict]:
                 "pid": child.get("pid"),
                 "ready": bool(child.get("ready")),
                 "last_update": doc.get("last_update", {}),
+                "backend": child.get("backend"),
+                "workers": read_status(home) if child.get("backend") == "celery" else None,
             }
         )
     return out
