@@ -298,6 +298,47 @@ def _serve_in_background(opts: dict) -> None:
 
 
 @local.command()
+@click.option(
+    "--join",
+    "endpoint",
+    required=True,
+    metavar="ENDPOINT",
+    help="the Celery environment's endpoint (https://HOST:PORT, its AWS_ENDPOINT_URL_MWAA)",
+)
+@click.option("--env", "env_name", required=True, help="the environment's name")
+@click.option(
+    "--name",
+    default=None,
+    help="this worker's name in the environment [default: joined-<this host>]",
+)
+@click.option("--region", default="us-east-1", show_default=True, help="the region it reports")
+@click.option("--profile", help="AWS profile with the environment's key pair")
+def worker(endpoint: str, env_name: str, name: str | None, region: str, profile: str | None):
+    """Run a Celery worker of a Celery environment on another machine: same Airflow,
+    requirements, plugins, startup script and DAGs, fetched from ENDPOINT with the
+    environment's key pair (SigV4); its tasks run here. Ctrl-C stops it (running tasks
+    finish first)."""
+    import socket
+
+    try:
+        from ..local.joining import Caller, JoinError, run_worker
+    except ImportError as exc:
+        raise _needs_local_extra(exc) from exc
+    name = name or f"joined-{socket.gethostname().split('.')[0]}"
+    root = paths.state_dir() / "workers" / env_name / name
+
+    def say(message: str) -> None:
+        click.echo(f"[mwaa worker] {message}", err=True)
+
+    try:
+        code = run_worker(Caller(endpoint, env_name, region, profile), name, root, say)
+    except JoinError as exc:
+        click.echo(f"mwaa: error: {exc}", err=True)
+        raise SystemExit(exc.exit_status) from None
+    raise SystemExit(code)
+
+
+@local.command()
 @click.argument("name", default="local")
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), help="its state folder")
 def stop(name: str, home: Path | None) -> None:

@@ -16,7 +16,15 @@ from __future__ import annotations
 
 import os
 
-LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+# and the address the environment was bound to (--host), which joining workers call
+LOOPBACK_NAMES = frozenset(
+    {
+        "127.0.0.1",
+        "localhost",
+        "::1",
+        *filter(None, os.environ.get("MWAA_LOCAL_HOSTS", "").split(",")),
+    }
+)
 ENV_FLAG = "MWAA_LOCAL_LOOPBACK_ONLY"
 
 

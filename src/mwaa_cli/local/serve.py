@@ -37,6 +37,7 @@ from .definition import find as find_definition
 from .definition import load as load_definition
 from .environment import Spec, assemble
 from .executor import ExecutorError, SubprocessExecutor, WarmExecutor
+from .joining import join_handler
 from .metadata_db import MetadataUnavailable
 from .path_guard import dags_folder_guard
 from .policies import KEY_NAMES
@@ -351,6 +352,8 @@ def _serve(opts: ServeOptions, state_dir: Path, services: Supervisor) -> int:
         key_names={k.access_key_id: name for name, k in role_keys.items()},
     )
     local_app.check_paths = dags_folder_guard(local_app.allowlist, dags)
+    if isinstance(backend, CeleryBackend):
+        local_app.join = join_handler(home, spec, backend.exposed)
     app = local_app.build()
 
     env_file = root / "env.sh"

@@ -25,7 +25,7 @@ from ..airflow_rest import ROLES, AirflowRestApi
 from ..auth import SigV4Verifier
 from ..cli_tokens import TokenSigner
 from ..executor import Execution
-from . import cli_endpoint, control_plane, rest_api, sts, web
+from . import cli_endpoint, control_plane, rest_api, sts, web, workers
 from .cli_queue import CommandQueue
 from .errors import exception_handlers
 from .request_id import RequestId
@@ -119,6 +119,7 @@ class LocalApp:
     key_names: dict[str, str] = field(default_factory=dict)  # role keys: access key -> name
     stopping: threading.Event = field(default_factory=threading.Event)
     web_tokens: SpentTokens = field(default_factory=lambda: SpentTokens())
+    join: Callable[[str, str, bool], dict] | None = None  # Celery: workers joining (workers.py)
 
     def __post_init__(self) -> None:
         if self.allowlist is None:
@@ -156,6 +157,7 @@ class LocalApp:
             *rest_api.routes(self),
             *sts.routes(self),
             *cli_endpoint.routes(self),
+            *workers.routes(self),
             *web.routes(self),
         ]
         app = Starlette(routes=routes, exception_handlers=exception_handlers())

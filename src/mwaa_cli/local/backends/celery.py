@@ -91,9 +91,8 @@ class CeleryBackend:
     def __post_init__(self) -> None:
         if self.options.db_url is None:
             self.postgres = OwnedPostgres(self.root, self.password, _free_port(), self.listen)
-        if self.options.broker_url is None:
-            host = self.listen[-1] if len(self.listen) > 1 else "127.0.0.1"
-            self.broker = OwnedBroker(_free_port(), "0.0.0.0" if len(self.listen) > 1 else host)
+        if self.options.broker_url is None:  # on the --host address (joining workers)
+            self.broker = OwnedBroker(_free_port(), self.listen[-1])
 
     # -- URLs --------------------------------------------------------------------------
 
@@ -142,7 +141,16 @@ class CeleryBackend:
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(n),
         }
 
+    @property
+    def exposed(self) -> str | None:
+        """The non-loopback address workers on other machines reach, if any."""
+        return self.listen[-1] if len(self.listen) > 1 else None
+
     def component_env(self, component: str) -> dict[str, str]:
+        if component == "api-server" and self.exposed:
+            # Airflow 3's execution API, for tasks on joined workers; the Host check of
+            # our Airflow plugin accepts the bound address besides loopback names
+            return {"AIRFLOW__API__HOST": "0.0.0.0", "MWAA_LOCAL_HOSTS": self.exposed}
         if not component.startswith("worker-"):
             return {}
         return {
