@@ -184,10 +184,11 @@ class LocalEnv:
     airflow_version: str = DEFAULT
 
     tls: bool = True
+    host: str = "127.0.0.1"  # the address it was bound to (--host)
 
     @property
     def endpoint(self) -> str:
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def ca_bundle(self) -> str:
@@ -286,7 +287,9 @@ def _pump(stream, sink: list[str]) -> None:
         sink.append(line)
 
 
-def start_local_env(tmp: Path, *extra: str, version: str | None = DEFAULT) -> LocalEnv:
+def start_local_env(
+    tmp: Path, *extra: str, version: str | None = DEFAULT, host: str = "127.0.0.1"
+) -> LocalEnv:
     """A running `mwaa local serve --airflow-version VERSION EXTRA…` (None: no version flag:
     the env file's or the default)."""
     require_runtime(version or DEFAULT)
@@ -301,6 +304,7 @@ def start_local_env(tmp: Path, *extra: str, version: str | None = DEFAULT) -> Lo
     proc = subprocess.Popen(
         [
             *(str(BIN / "mwaa"), "local", "serve", "--port", str(port)),
+            *(["--host", host] if host != "127.0.0.1" else []),
             *(["--airflow-version", version] if version else []),
             *extra,
         ],
@@ -316,6 +320,7 @@ def start_local_env(tmp: Path, *extra: str, version: str | None = DEFAULT) -> Lo
         state,
         tls="--insecure-http" not in extra,
         airflow_version=version or DEFAULT,
+        host=host,
     )
     threading.Thread(target=_pump, args=(proc.stdout, local.output), daemon=True).start()
     deadline = time.monotonic() + READY_TIMEOUT

@@ -285,7 +285,7 @@ def test_region_sizes_celery_environments_as_mwaa_and_mixes_backends(tmp_path):
         assert "Workers" not in json.dumps(big).replace("MinWorkers", "").replace(
             "MaxWorkers", ""
         )  # the shape stays MWAA's: no field of ours
-        homes = {p.parent.parent.name: p.parent.parent for p in tmp_path.rglob("run/workers.json")}
+        homes = {p.parents[2].name: p.parents[1] for p in tmp_path.rglob("run/workers.json")}
         assert set(homes) == {"big"}, homes
         status = json.loads((homes["big"] / "run" / "workers.json").read_text())
         assert (status["min_workers"], status["max_workers"]) == (1, 4)
@@ -316,3 +316,112 @@ def _exports(env_sh: Path) -> dict[str, str]:
             key, _, value = line[7:].partition("=")
             found[key] = shlex.split(value)[0]
     return found
+
+
+def _netns(tag: str):
+    """A network namespace joined to this one by a veth pair: (run-in-it argv prefix, the
+    host side's address, cleanup)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("ip") is None or os.geteuid() != 0:
+        pytest.skip("needs root and iproute2 (ip netns)")
+    ns, host_if, ns_if = f"mwaa-{tag}", f"vh{tag}", f"vn{tag}"
+    octet = 100 + os.getpid() % 100
+    host_ip, ns_ip = f"10.231.{octet}.1", f"10.231.{octet}.2"
+
+    def ip(*argv: str) -> None:
+        subprocess.run(["ip", *argv], check=True, capture_output=True)
+
+    def cleanup() -> None:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+
+    cleanup()
+    try:
+        ip("netns", "add", ns)
+        ip("link", "add", host_if, "type", "veth", "peer", "name", ns_if)
+        ip("link", "set", ns_if, "netns", ns)
+        ip("addr", "add", f"{host_ip}/30", "dev", host_if)
+        ip("link", "set", host_if, "up")
+        ip("netns", "exec", ns, "ip", "addr", "add", f"{ns_ip}/30", "dev", ns_if)
+        ip("netns", "exec", ns, "ip", "link", "set", ns_if, "up")
+        ip("netns", "exec", ns, "ip", "link", "set", "lo", "up")
+    except subprocess.CalledProcessError as exc:
+        cleanup()
+        pytest.skip(f"ip netns does not work here: {exc.stderr.decode().strip()}")
+    return ["ip", "netns", "exec", ns], host_ip, cleanup
+
+
+@pytest.mark.slow
+def test_a_worker_joins_from_another_network_namespace(tmp_path):
+    """An environment bound to a veth address; `mwaa local worker --join` in another network
+    namespace fetches the kit over HTTPS with the key pair, reaches Postgres and the broker
+    on that address only, and runs some of a fan-out's tasks; status lists it."""
+    import subprocess
+
+    from .conftest import BIN
+
+    _postgres_or_skip()
+    prefix, host_ip, cleanup = _netns(str(os.getpid() % 10000))
+    env = None
+    joined = None
+    try:
+        env = start_local_env(
+            tmp_path,
+            *("--backend", "celery", "--environment-class", "mw1.micro", "--host", host_ip),
+            *("--min-workers", "1", "--max-workers", "1", "--schedulers", "1"),
+            *("--dags", str(DAGS), "--rest-timeout", "30"),
+            host=host_ip,
+        )
+        wait_for_dags(env, {"fan_out"})
+        worker_env = {
+            **env.aws_environ(),
+            "MWAA_CLI_HOME": str(tmp_path / "elsewhere"),
+            "NO_PROXY": "*",
+        }
+        joined = subprocess.Popen(
+            [*prefix, str(BIN / "mwaa"), "local", "worker", "--join", env.endpoint,
+             "--env", env.name, "--name", "remote-1"],
+            env=worker_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        said: list[str] = []
+        import threading
+
+        from .conftest import _pump
+
+        threading.Thread(target=_pump, args=(joined.stdout, said), daemon=True).start()
+        deadline = time.monotonic() + 600
+        log = tmp_path / "elsewhere" / "workers" / env.name / "remote-1" / "worker.log"
+        while not (log.exists() and b" ready." in log.read_bytes()):
+            assert joined.poll() is None, "".join(said)
+            assert time.monotonic() < deadline, "".join(said)
+            time.sleep(1)
+        status = env.mwaa("local", "status", "--json")
+        assert "remote-1" in status.stdout.decode(), status.stdout.decode()
+        run_id = _trigger(env, "fan_out")
+        assert _wait_run(env, "fan_out", run_id, timeout=600) == "success"
+        hosts = {t["hostname"].split("@")[0] for t in _task_instances(env, "fan_out", run_id)}
+        assert "remote-1" in hosts, hosts
+    finally:
+        if joined is not None and joined.poll() is None:
+            joined.send_signal(signal.SIGINT)
+            try:
+                joined.wait(60)
+            except subprocess.TimeoutExpired:
+                joined.kill()
+        if env is not None:
+            stop(env)
+        cleanup()
+
+
+def test_a_worker_that_cannot_reach_the_db_or_broker_says_which(tmp_path):
+    """Before it starts, a joining worker checks the metadata DB and the broker: each one it
+    cannot reach is named, with the address."""
+    from mwaa_cli.local.joining import JoinError, _reachable
+
+    closed = free_port()
+    with pytest.raises(JoinError, match=f"metadata DB at 127.0.0.1:{closed}"):
+        _reachable(
+            {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql://u:p@127.0.0.1:{closed}/x"}
+        )

@@ -743,8 +743,11 @@ def status(as_json: bool) -> None:
                 f"  {env.name:20} {state:10} {env.pid or '-'!s:8} "
                 f"{env.endpoint if env.running else '-'}"
             )
-            if env.running and (line := _workers_line(env.describe()["workers"])):
+            described = env.describe()
+            if env.running and (line := _workers_line(described["workers"])):
                 click.echo(f"  {'':20} {line}")
+            for worker, seen in (described["joined"] if env.running else {}).items():
+                click.echo(f"  {'':20} joined worker {worker} from {seen['address']}")
 
 
 def _print_status(current, envs: list[dict]) -> None:

@@ -49,6 +49,7 @@ class ServeEnv:
             "endpoint": self.endpoint,
             "log": str(self.log) if self.log.is_file() else None,
             "workers": read_status(self.home),
+            "joined": joined_workers(self.home),
         }
 
 
@@ -56,6 +57,12 @@ def read_status(home: Path) -> dict | None:
     from .autoscale import read_status as read
 
     return read(home)
+
+
+def joined_workers(home: Path) -> dict:
+    from .joining import joined_workers as alive
+
+    return alive(home)
 
 
 def serve_envs() -> list[ServeEnv]:
