@@ -153,11 +153,11 @@ class LocalApp:
 
     def build(self) -> Starlette:
         routes = [
+            *workers.routes(self),
             *control_plane.routes(self),
             *rest_api.routes(self),
             *sts.routes(self),
             *cli_endpoint.routes(self),
-            *workers.routes(self),
             *web.routes(self),
         ]
         app = Starlette(routes=routes, exception_handlers=exception_handlers())

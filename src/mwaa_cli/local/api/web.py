@@ -45,7 +45,7 @@ CONSOLE_SSO = "/aws_mwaa/aws-console-sso"
 # the control plane's own paths: never Airflow's, so an unknown operation stays an AWS error
 _OWN_HEADERS = {"date", "server"}  # the endpoint's server sets its own: never two of each
 _CONTROL_PLANE = ("/environments", "/clitoken", "/webtoken", "/restapi", "/tags", "/metrics")
-_NOT_PROXIED = ("/execution", "/aws_mwaa", "/pluginsv2/aws_mwaa")
+_NOT_PROXIED = ("/execution", "/aws_mwaa", "/pluginsv2/aws_mwaa", "/mwaa-local")
 _HOP_BY_HOP = {
     "connection",
     "keep-alive",

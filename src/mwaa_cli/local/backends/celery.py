@@ -102,7 +102,7 @@ class CeleryBackend:
             return self.options.db_url
         return self.postgres.url(host)
 
-    def broker_url(self, host: str = "127.0.0.1") -> str:
+    def broker_url(self, host: str | None = None) -> str:
         if self.broker is None:
             assert self.options.broker_url is not None
             return self.options.broker_url
