@@ -29,3 +29,4 @@ bench:  ## all benchmarks (each prints side-by-side ratios)
 	.venv/bin/python bench/region.py
 	.venv/bin/python bench/versions.py
 	.venv/bin/python bench/runtimes.py
+	.venv/bin/python bench/celery.py
