@@ -134,7 +134,8 @@ def main() -> None:
     rows.append((f"Celery, autoscaled 1..{top}", seconds, rate, scaled, None))
     base = rows[0][2]
     print(
-        f"{'setup':28} {'start s':>8} {'tasks/s':>8} {'vs local':>9} {'scale-up s':>11} {'MB/worker':>10}"
+        f"{'setup':28} {'start s':>8} {'tasks/s':>8} {'vs local':>9} {'scale-up s':>11} "
+        f"{'MB/worker':>10}"
     )
     for label, start, rate, scale, rss in rows:
         scale_text = "" if scale is None else f"{scale:.1f}"
