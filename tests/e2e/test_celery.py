@@ -296,7 +296,7 @@ def test_region_sizes_celery_environments_as_mwaa_and_mixes_backends(tmp_path):
             region.wait_dags(name, "quick")
         listing = region.mwaa("local", "status")
         assert listing.returncode == 0
-        assert "workers 1 (1-4)" in listing.stdout.decode(), listing.stdout.decode()
+        assert "workers 1 (1-4, 10 tasks each)" in listing.stdout.decode(), listing.stdout.decode()
         pids = region.env_pids()
     finally:
         region.mwaa("local", "down", timeout=300)
