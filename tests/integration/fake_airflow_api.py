@@ -5,7 +5,8 @@ tests/e2e/test_rest_api.py): it echoes what reached it, and misbehaves on reques
   password matches ``PASSWORDS``
 - ``/api/v2/...`` and ``/api/v1/...``: ``{"method", "path", "query", "auth", "body"}``;
   paths ending in ``/slow`` (sleeps 3 s), ``/huge`` (2 MiB), ``/missing`` (404), ``/boom`` (500), ``/empty`` (204),
-  ``/text`` (not JSON), ``/expire`` (401 for a token seen before: a restarted API server)
+  ``/text`` (not JSON), ``/expire`` (401 for a token seen before: a restarted API server),
+  ``/lockedN`` (Airflow 3's 500 "Database error" for the first N calls: SQLite's lock)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from starlette.routing import Route
 PASSWORDS = {"admin": "pw-admin", "op": "pw-op", "user": "pw-user", "viewer": "pw-viewer"}
 LOGINS: list[str] = []
 _SEEN_BY_EXPIRE: set[str] = set()
+LOCKED_CALLS: dict[str, int] = {}  # /lockedN path -> calls so far
 
 
 async def token(request: Request) -> Response:
@@ -48,6 +50,14 @@ async def api(request: Request) -> Response:
         return JSONResponse({"detail": "boom", "status": 500}, status_code=500)
     if path.endswith("/empty"):
         return Response(status_code=204)
+    if "/locked" in path:
+        LOCKED_CALLS[path] = LOCKED_CALLS.get(path, 0) + 1
+        if LOCKED_CALLS[path] <= int(path.rsplit("/locked", 1)[1]):
+            return JSONResponse(  # what Airflow 3's SQLAlchemyErrorHandler answers
+                {"reason": "Database error", "statement": "hidden", "orig_error": "hidden",
+                 "message": "Serious error when handling your request."},
+                status_code=500,
+            )  # fmt: skip
     if path.endswith("/text"):
         return PlainTextResponse("plain words")
     if path.endswith("/expire"):

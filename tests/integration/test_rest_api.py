@@ -157,6 +157,20 @@ def test_airflow_5xx_is_rest_api_server_exception(mwaa):
     assert response["RestApiResponse"] == {"detail": "boom", "status": 500}
 
 
+def test_a_call_airflow_rolled_back_on_a_database_error_is_sent_again(mwaa):
+    """SQLite's "database is locked" reaches callers as Airflow 3's 500 "Database error";
+    the transaction was rolled back, so the call is sent again while the time limit allows
+    (the fixture's is 1 s), then answered."""
+    done = mwaa.invoke_rest_api(Name="rtest", Path="/dags/x/dagRuns/locked1", Method="POST")
+    assert done["RestApiStatusCode"] == 200 and done["RestApiResponse"]["method"] == "POST"
+    assert fake_airflow_api.LOCKED_CALLS["/api/v2/dags/x/dagRuns/locked1"] == 2
+    with pytest.raises(mwaa.exceptions.RestApiServerException) as info:
+        mwaa.invoke_rest_api(Name="rtest", Path="/dags/x/locked9", Method="GET")
+    assert info.value.response["RestApiStatusCode"] == 500
+    assert info.value.response["RestApiResponse"]["reason"] == "Database error"
+    assert 2 <= fake_airflow_api.LOCKED_CALLS["/api/v2/dags/x/locked9"] <= 3  # 0.2 + 0.5 s
+
+
 def test_no_content_and_text_replies(mwaa):
     empty = mwaa.invoke_rest_api(Name="rtest", Path="/x/empty", Method="DELETE")
     assert empty["RestApiStatusCode"] == 204 and empty["RestApiResponse"] == {}

@@ -33,6 +33,12 @@ METHODS = ("GET", "PUT", "POST", "PATCH", "DELETE")
 _WITH_BODY = ("PUT", "POST", "PATCH")
 _SEGMENT_SAFE = "-._~!$&'()*+,;=:@"
 MAX_QUERY = 16 * 1024  # bytes of encoded query: what Airflow's API server takes in a line
+# Airflow 3 answers any SQLAlchemy error with 500 {"reason": "Database error"} after rolling the
+# transaction back. On SQLite that is mostly a write that met another writer ("database is
+# locked": in WAL mode a read-then-write transaction gets it at once, whatever the busy
+# timeout), so such a call is sent again after these pauses (seconds) while they fit in 70 %
+# of the call's time limit, then answered as is
+DB_ERROR_RETRIES = (0.2, 0.5, 1.0, 2.0)
 
 
 class InvalidRequest(ValueError):
@@ -196,6 +202,7 @@ class AirflowRestApi:
 
     async def _call(self, role: str, call: RestCall) -> tuple[int, Any]:
         user = ROLES[role]
+        retry_until = time.monotonic() + 0.7 * self.limits.timeout
         while True:
             try:
                 status, raw = await self._send(user, call)
@@ -206,6 +213,11 @@ class AirflowRestApi:
                 await asyncio.sleep(0.25)
         if status == 401 and user is not None and self.major >= 3:
             self._jwts.pop(user, None)  # expired or the API server restarted: log in again
+            status, raw = await self._send(user, call)
+        for pause in DB_ERROR_RETRIES:
+            if not _rolled_back(status, raw) or time.monotonic() + pause > retry_until:
+                break
+            await asyncio.sleep(pause)
             status, raw = await self._send(user, call)
         return status, _json_or_text(raw)
 
@@ -320,6 +332,16 @@ class AirflowRestApi:
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.aclose()
+
+
+def _rolled_back(status: int, raw: bytes) -> bool:
+    """Airflow 3's answer to a database error: nothing of the call was committed."""
+    if status != 500 or b"Database error" not in raw:
+        return False
+    try:
+        return json.loads(raw).get("reason") == "Database error"
+    except (ValueError, AttributeError):
+        return False
 
 
 def _json_or_text(raw: bytes) -> Any:
