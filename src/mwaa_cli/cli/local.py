@@ -217,6 +217,7 @@ def serve(**opts) -> None:
     except ImportError as exc:
         raise _needs_local_extra(exc) from exc
     from ..local.airflow.config_options import parse
+    from ..local.definition import CELERY_KEYS
 
     options = ServeOptions(
         name=opts["name"],
@@ -253,17 +254,7 @@ def serve(**opts) -> None:
         ready_timeout=opts["ready_timeout"],
         backend=opts["backend"],
         celery={
-            key: opts[key]
-            for key in (
-                "environment_class",
-                "min_workers",
-                "max_workers",
-                "schedulers",
-                "db_url",
-                "broker_url",
-                "scale_down_after",
-            )
-            if opts[key] is not None
+            key: opts[key] for key in (*CELERY_KEYS, "scale_down_after") if opts[key] is not None
         },
     )
     raise SystemExit(run_server(options, paths.state_dir()))

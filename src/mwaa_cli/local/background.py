@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..errors import ExitStatus
 from ..paths import state_dir
+from .autoscale import read_status
 from .region.children import is_locked, owner_record
 from .serve import StartupError
 
@@ -51,12 +52,6 @@ class ServeEnv:
             "workers": read_status(self.home),
             "joined": joined_workers(self.home),
         }
-
-
-def read_status(home: Path) -> dict | None:
-    from .autoscale import read_status as read
-
-    return read(home)
 
 
 def joined_workers(home: Path) -> dict:

@@ -29,6 +29,17 @@ from pathlib import Path
 from ..errors import ConfigError
 
 FILE_NAME = "mwaa-local.toml"
+# the Celery backend's options a definition may set (backends.celery.CeleryOptions' fields,
+# which `mwaa local serve` also takes as flags, with --scale-down-after)
+CELERY_KEYS = (
+    "environment_class",
+    "min_workers",
+    "max_workers",
+    "schedulers",
+    "db_url",
+    "broker_url",
+)
+_CELERY_INTS = ("min_workers", "max_workers", "schedulers")
 _KEYS = {
     "airflow_version",
     "dags",
@@ -37,14 +48,8 @@ _KEYS = {
     "startup_script",
     "airflow_configuration_options",
     "backend",
-    "environment_class",
-    "min_workers",
-    "max_workers",
-    "schedulers",
-    "db_url",
-    "broker_url",
+    *CELERY_KEYS,
 }
-_CELERY_INTS = ("min_workers", "max_workers", "schedulers")
 
 
 @dataclass
@@ -115,8 +120,8 @@ def load(path: Path | None) -> Definition:
 
 def _celery(path: Path, doc: dict) -> dict:
     found: dict = {}
-    for key in ("environment_class", "db_url", "broker_url"):
-        if key in doc:
+    for key in CELERY_KEYS:
+        if key in doc and key not in _CELERY_INTS:
             found[key] = str(doc[key])
     for key in _CELERY_INTS:
         if key in doc:

@@ -23,6 +23,7 @@ from ...aws_files import NotEditable
 from ...errors import ExitStatus
 from ...paths import state_dir
 from ..auth import SigV4Verifier, load_or_create_key, load_or_create_role_keys
+from ..autoscale import read_status
 from ..client_setup import client_environ, write_aws_profile, write_env_file
 from ..policies import KEY_NAMES
 from ..serve import StartupError, bind_or_explain, lock_home, record_owner, tls_hosts
@@ -145,12 +146,6 @@ def state() -> RegionState:
     running = (root / "serve.lock").exists() and is_locked(root)
     owner = owner_record(root) if running else {}
     return RegionState(running, owner.get("pid"), owner.get("endpoint"), owner.get("profile"), root)
-
-
-def read_status(home: Path) -> dict | None:
-    from ..autoscale import read_status as read
-
-    return read(home)
 
 
 def environments() -> list[dict]:
