@@ -4,7 +4,10 @@ worker runs more tasks at a time than its class allows."""
 import time
 from datetime import datetime
 
-from airflow.sdk import dag, task
+try:
+    from airflow.sdk import dag, task
+except ImportError:  # Airflow 2
+    from airflow.decorators import dag, task
 
 
 @dag(schedule=None, start_date=datetime(2024, 1, 1), catchup=False, max_active_tasks=64)

@@ -3,7 +3,10 @@
 import time
 from datetime import datetime, timedelta
 
-from airflow.sdk import dag, task
+try:
+    from airflow.sdk import dag, task
+except ImportError:  # Airflow 2
+    from airflow.decorators import dag, task
 
 
 @dag(schedule=None, start_date=datetime(2024, 1, 1), catchup=False)
