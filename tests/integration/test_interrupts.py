@@ -18,7 +18,14 @@ def _mwaa(env: dict, *args: str) -> subprocess.Popen:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # as a terminal's foreground job: a suite started in the background (`make test &`)
+        # passes SIGINT on ignored, and Python then never raises KeyboardInterrupt
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _interrupt(proc: subprocess.Popen, after: float) -> tuple[int, str]:
