@@ -5,7 +5,8 @@
   LocalExecutor and on Celery with 1, 2 and 4 fixed workers (mw1.small: 5 tasks each);
 - the scale-up: seconds from triggering the fan-out on a 1..4-worker environment to the
   autoscaler's fourth worker;
-- memory per worker (RSS of a worker's process group, idle).
+- memory per worker: PSS of a worker's main process and its prefork pool, idle (RSS would
+  count the pages the pool shares with its parent once per process).
 
 Usage: python bench/celery.py [--workers 1,2,4]
 """
@@ -80,20 +81,20 @@ def _stamp(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def worker_rss_mb(name: str = "worker-1") -> float:
-    """RSS of the worker's main process and its pool (by Celery's process titles)."""
+def worker_pss_mb(name: str = "worker-1") -> float:
+    """PSS of the worker's main process and its pool (by Celery's process titles)."""
     total = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             title = (entry / "cmdline").read_bytes()
-            status = (entry / "status").read_text()
+            rollup = (entry / "smaps_rollup").read_text()
         except OSError:
             continue
         if title.startswith(f"[celeryd: {name}@".encode()):
-            for line in status.splitlines():
-                if line.startswith("VmRSS:"):
+            for line in rollup.splitlines():
+                if line.startswith("Pss:"):
                     total += int(line.split()[1])
     return total / 1024
 
@@ -120,7 +121,7 @@ def main() -> None:
             "--backend", "celery", "--min-workers", str(n), "--max-workers", str(n),
             "--schedulers", "1",
         )  # fmt: skip
-        rss = worker_rss_mb()
+        rss = worker_pss_mb()
         rate, _ = fan_out(environ, home)
         ctx.__exit__(None, None, None)
         rows.append((f"Celery, {n} worker(s)", seconds, rate, None, rss))
@@ -135,7 +136,7 @@ def main() -> None:
     base = rows[0][2]
     print(
         f"{'setup':28} {'start s':>8} {'tasks/s':>8} {'vs local':>9} {'scale-up s':>11} "
-        f"{'MB/worker':>10}"
+        f"{'MB/worker':>10} (PSS)"
     )
     for label, start, rate, scale, rss in rows:
         scale_text = "" if scale is None else f"{scale:.1f}"
