@@ -199,6 +199,23 @@ class LocalEnv:
         """The access key pair `mwaa local serve` generated for this environment."""
         return json.loads((self.home / "credentials.json").read_text())
 
+    def boto3_mwaa(self, key: dict[str, str] | None = None, **config):
+        """A real boto3 MWAA client on this environment's endpoint, signed with ``key``
+        (default: its own key pair); ``config``: more botocore Config settings."""
+        import boto3
+        from botocore.config import Config
+
+        key = key or self.key
+        return boto3.client(
+            "mwaa",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=key["AccessKeyId"],
+            aws_secret_access_key=key["SecretAccessKey"],
+            verify=self.ca_bundle if self.tls else None,
+            config=Config(inject_host_prefix=False, **config),
+        )
+
     def ca_environ(self) -> dict[str, str]:
         if not self.tls:
             return {}

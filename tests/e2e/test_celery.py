@@ -16,9 +16,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from mwaa_cli.local.postgres import find_bindir
 
@@ -146,15 +144,7 @@ def _seed_flow(env: LocalEnv) -> None:
     assert _wait_run(env, "quick", run_id) == "success"
     (ti,) = _task_instances(env, "quick", run_id)
     assert ti["hostname"].startswith("worker-"), ti  # run by a Celery worker, named
-    mwaa = boto3.client(
-        "mwaa",
-        endpoint_url=env.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=env.key["AccessKeyId"],
-        aws_secret_access_key=env.key["SecretAccessKey"],
-        verify=env.ca_bundle,
-        config=Config(inject_host_prefix=False),
-    )
+    mwaa = env.boto3_mwaa()
     token = mwaa.create_cli_token(Name=env.name)
     assert token["CliToken"] and token["WebServerHostname"]
     variables = env.mwaa("run", "--", "variables", "set", "on_postgres", "yes")

@@ -8,9 +8,7 @@ import re
 import subprocess
 import time
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from mwaa_cli import Client
 from mwaa_cli.errors import ExitStatus
@@ -105,15 +103,7 @@ def test_library_client(flow_env, monkeypatch):
 
 
 def test_boto3_control_plane(flow_env):
-    mwaa = boto3.client(
-        "mwaa",
-        endpoint_url=flow_env.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=flow_env.key["AccessKeyId"],
-        aws_secret_access_key=flow_env.key["SecretAccessKey"],
-        config=Config(inject_host_prefix=False),
-        verify=flow_env.ca_bundle,
-    )
+    mwaa = flow_env.boto3_mwaa()
     env = mwaa.get_environment(Name="local")["Environment"]
     assert env["Status"] == "AVAILABLE"
     assert env["AirflowVersion"] == flow_env.installed_airflow

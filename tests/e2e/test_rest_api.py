@@ -28,16 +28,7 @@ def _airflow_ready(request):
 
 
 def boto_mwaa(local: LocalEnv, key: dict | None = None):
-    key = key or local.key
-    return boto3.client(
-        "mwaa",
-        endpoint_url=local.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=key["AccessKeyId"],
-        aws_secret_access_key=key["SecretAccessKey"],
-        verify=local.ca_bundle if local.tls else None,
-        config=Config(inject_host_prefix=False, retries={"max_attempts": 1}),
-    )
+    return local.boto3_mwaa(key, retries={"max_attempts": 1})
 
 
 def trigger_body(local: LocalEnv, conf: dict) -> dict:

@@ -191,17 +191,7 @@ def test_a_dead_fork_server_is_replaced_every_time(env):
 
 
 def _cli_token(env) -> str:
-    import boto3
-    from botocore.config import Config
-
-    client = boto3.client(
-        "mwaa",
-        endpoint_url=env.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=env.key["AccessKeyId"],
-        aws_secret_access_key=env.key["SecretAccessKey"],
-        config=Config(inject_host_prefix=False),
-    )
+    client = env.boto3_mwaa()
     return client.create_cli_token(Name="local")["CliToken"]
 
 

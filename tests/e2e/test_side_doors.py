@@ -12,9 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-import boto3
 import httpx
-from botocore.config import Config
 
 from mwaa_cli.errors import ExitStatus
 
@@ -141,15 +139,7 @@ def test_a_second_server_on_the_same_home_is_refused(local_env):
 
 
 def test_a_web_login_token_is_not_a_cli_token(local_env):
-    client = boto3.client(
-        "mwaa",
-        endpoint_url=local_env.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=local_env.key["AccessKeyId"],
-        aws_secret_access_key=local_env.key["SecretAccessKey"],
-        verify=local_env.ca_bundle,
-        config=Config(inject_host_prefix=False),
-    )
+    client = local_env.boto3_mwaa()
     web = client.create_web_login_token(Name="local")
     reply = httpx.post(
         f"{local_env.endpoint}/aws_mwaa/cli",

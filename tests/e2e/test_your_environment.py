@@ -13,9 +13,7 @@ import time
 import zipfile
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from mwaa_cli.local.airflow.versions import DEFAULT
 
@@ -33,15 +31,7 @@ def _zip(folder: Path, target: Path) -> Path:
 
 
 def mwaa_api(local: LocalEnv):
-    return boto3.client(
-        "mwaa",
-        endpoint_url=local.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=local.key["AccessKeyId"],
-        aws_secret_access_key=local.key["SecretAccessKey"],
-        config=Config(inject_host_prefix=False),
-        verify=local.ca_bundle,
-    )
+    return local.boto3_mwaa()
 
 
 @pytest.fixture(scope="module", params=flow_versions())
