@@ -20,7 +20,7 @@ from pathlib import Path
 from .._files import make_private_dir
 from ..aws_files import NotEditable
 from ..errors import ConfigError, ExitStatus, MwaaError
-from .airflow.home import AirflowHome, sample_dags_folder
+from .airflow.home import AirflowHome, read_state, sample_dags_folder
 from .airflow.versions import DEFAULT, lookup
 from .airflow_rest import ROLES, AirflowRestApi, RestLimits
 from .api import EnvironmentInfo, Limits, LocalApp
@@ -253,7 +253,7 @@ def _serve(opts: ServeOptions, state_dir: Path, services: Supervisor) -> int:
         flavour_components.update(backend.components())
     services.log_dir = root / "logs"
     try:
-        check_unchanged(_state(root), backend, root)
+        check_unchanged(read_state(root), backend, root)
         built = assemble(spec, root, api_port, _say, list(flavour_components), backend)
         home = built.home
         backend.start_services(services, _say)
@@ -409,13 +409,6 @@ def _serve(opts: ServeOptions, state_dir: Path, services: Supervisor) -> int:
         _say(f"stopped in {time.monotonic() - started:.1f} s: {what}, fork-server")
         lock.close()
     return 0
-
-
-def _state(root: Path) -> dict:
-    try:
-        return json.loads((root / "state.json").read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def _workers_consuming(log_dir: Path, names: list[str]):

@@ -40,6 +40,14 @@ OPINIONATED = {
 }
 
 
+def read_state(root: Path) -> dict:
+    """What the environment at ``root`` recorded of itself (``state.json``; {} when new)."""
+    try:
+        return json.loads((root / "state.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def sample_dags_folder() -> Path:
     """The sample DAGs shipped with the package."""
     from importlib import resources
@@ -117,7 +125,7 @@ class AirflowHome:
 
     @property
     def state_path(self) -> Path:
-        return self.root / "state.json"
+        return self.root / "state.json"  # read_state() reads it
 
     @property
     def passwords_path(self) -> Path:
@@ -178,10 +186,7 @@ class AirflowHome:
     # -- state and secrets -----------------------------------------------------------------
 
     def load_state(self) -> dict:
-        try:
-            return json.loads(self.state_path.read_text())
-        except (OSError, ValueError):
-            return {}
+        return read_state(self.root)
 
     def save_state(self, state: dict) -> None:
         write_private(self.state_path, json.dumps(state, indent=1).encode())
