@@ -20,6 +20,7 @@ from pathlib import Path
 from ..errors import ExitStatus
 from ..paths import state_dir
 from .autoscale import read_status
+from .joining import joined_workers
 from .region.children import is_locked, owner_record
 from .serve import StartupError
 
@@ -52,12 +53,6 @@ class ServeEnv:
             "workers": read_status(self.home),
             "joined": joined_workers(self.home),
         }
-
-
-def joined_workers(home: Path) -> dict:
-    from .joining import joined_workers as alive
-
-    return alive(home)
 
 
 def serve_envs() -> list[ServeEnv]:
